@@ -1,0 +1,35 @@
+"""Decoding with grammar constraints: model and tokenizer adapters, generation entry points.
+
+Heavy dependencies (torch, transformers) load on first use of a name, not on ``import decoding``.
+
+Example:
+    >>> from decoding import load_test_model, vocabulary_from_hf
+    >>> model, tokenizer = load_test_model()  # doctest: +SKIP
+    >>> vocab = vocabulary_from_hf(tokenizer, logits_width=model.config.vocab_size)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "load_test_model": "decoding.models",
+    "test_model_path": "decoding.models",
+    "vocabulary_from_hf": "decoding.tokenizers",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'decoding' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,48 @@
+"""Constraints: Lark grammars compiled against a vocabulary into token masks.
+
+    Grammar  --compile_grammar(vocabulary)-->  CompiledGrammar  --GrammarMatcher-->  bitmasks
+
+Knows nothing of models: a :class:`Vocabulary` (token id -> bytes) is all it needs.
+"""
+
+from .compiler import CompiledGrammar, compile_grammar, token_trie
+from .errors import (
+    EmptyLanguageError,
+    EmptyMaskError,
+    GrammarConflictError,
+    GrammarError,
+    GrammarSyntaxError,
+    GrammarTooLargeError,
+    TokenRejectedError,
+    UndefinedSymbolError,
+    UnsupportedRegexError,
+    VocabularyError,
+)
+from .grammar import Grammar, bundled_grammar_description, bundled_grammar_names
+from .bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, bitmask_to_token_ids
+from .matcher import GrammarMatcher
+from .vocabulary import Vocabulary
+
+__all__ = [
+    "CompiledGrammar",
+    "EmptyLanguageError",
+    "EmptyMaskError",
+    "Grammar",
+    "GrammarConflictError",
+    "GrammarError",
+    "GrammarMatcher",
+    "GrammarSyntaxError",
+    "GrammarTooLargeError",
+    "TokenRejectedError",
+    "UndefinedSymbolError",
+    "UnsupportedRegexError",
+    "Vocabulary",
+    "VocabularyError",
+    "allocate_token_bitmask",
+    "apply_token_bitmask_inplace",
+    "bitmask_to_token_ids",
+    "bundled_grammar_description",
+    "bundled_grammar_names",
+    "compile_grammar",
+    "token_trie",
+]

@@ -1,0 +1,308 @@
+"""`compile_grammar`: a :class:`Grammar` and a :class:`Vocabulary` to an immutable `CompiledGrammar`.
+
+The compiled grammar holds only arrays (lexer automaton, LALR tables, token trie, token bytes): it
+is picklable, shareable across threads, requests and processes, and cached on disk under a key made
+of the grammar text, the vocabulary fingerprint and the library version, so a second process skips
+the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import NamedTuple
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from . import kernels
+from .cache import cache_root, load_pickle, save_pickle
+from .errors import EmptyLanguageError
+from .grammar import Grammar
+from .lexer import Lexicon
+from .parser import ParseTables
+from .trie import TokenTrie
+from .vocabulary import Vocabulary
+
+try:
+    LIBRARY_VERSION = version("guided-decoding")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    LIBRARY_VERSION = "0+unknown"
+
+FORMAT = 1  # bump when the compiled layout changes
+MAX_LEXEME_MASKS = 4096  # cached stack-independent mask parts per compiled grammar (~6 KB each)
+
+
+class LexemeMask(NamedTuple):
+    """Tokens allowed whatever the parser stack (``mask``), and the trie nodes where the parser
+    must decide, with the lexer state before each (``boundary_node``, ``boundary_q``)."""
+
+    mask: np.ndarray
+    boundary_node: np.ndarray
+    boundary_q: np.ndarray
+
+
+class _Scratch:
+    """Per-thread work arrays for the kernels (configuration pools), grown on demand."""
+
+    def __init__(self, n_words: int, pool: int = 256, width: int = 64):
+        self.n_words = n_words
+        self.resize(pool, width)
+
+    def resize(self, pool: int, width: int) -> None:
+        self.pool, self.width = pool, width
+        self.base = np.zeros(pool, dtype=np.int32)
+        self.length = np.zeros(pool, dtype=np.int32)
+        self.suffix = np.zeros((pool, width), dtype=np.int32)
+        self.acc = np.zeros((pool, self.n_words), dtype=np.uint64)
+        self.memo_t = np.zeros((pool, kernels.MEMO), dtype=np.int32)
+        self.memo_c = np.zeros((pool, kernels.MEMO), dtype=np.int32)
+        self.memo_n = np.zeros(pool, dtype=np.int32)
+        self.tmp = np.zeros(width, dtype=np.int32)
+        self.tmp2 = np.zeros(width, dtype=np.int32)
+
+    def grow(self) -> None:
+        if self.pool > 1 << 20:
+            raise MemoryError("grammar walk needs more than a million parser configurations")
+        self.resize(self.pool * 2, self.width * 2)
+
+    def pools(self) -> tuple:
+        return (self.base, self.length, self.suffix, self.acc, self.memo_t, self.memo_c,
+                self.memo_n, self.tmp, self.tmp2)
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledGrammar:
+    """A grammar compiled against one vocabulary: immutable arrays, safe to share.
+
+    Create per-sequence :class:`grammars.GrammarMatcher` objects from it.
+
+    Example:
+        >>> from grammars import Grammar, Vocabulary, compile_grammar
+        >>> vocab = Vocabulary([b"yes", b"no", b"y", b"es", None], eos_token_ids=(4,))
+        >>> cg = compile_grammar(Grammar.from_lark('start: "yes" | "no"'), vocab, use_disk_cache=False)
+        >>> cg.vocab_size, cg.bitmask_words
+        (5, 1)
+    """
+
+    grammar_text: str
+    start: str
+    key: str
+    lexicon: Lexicon
+    tables: ParseTables
+    trie: TokenTrie
+    token_offsets: np.ndarray  # int64 [vocab_size + 1]
+    token_data: np.ndarray  # uint8: bytes of every token, concatenated
+    token_allowed: np.ndarray  # bool [vocab_size]: False for special tokens (no bytes)
+    eos_token_ids: np.ndarray  # int32
+    vocab_size: int
+    logits_width: int
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for transient in ("_local", "_lexeme_masks", "_initial_step"):
+            state.pop(transient, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        object.__setattr__(self, "_local", threading.local())
+
+    @property
+    def bitmask_words(self) -> int:
+        """int32 words in one row of the allowed-token bitmask (``ceil(logits_width / 32)``)."""
+        return (self.logits_width + 31) // 32
+
+    @property
+    def terminal_names(self) -> tuple[str, ...]:
+        return self.lexicon.names
+
+    def token_bytes(self, token_id: int) -> bytes | None:
+        """The bytes of a token, or None for a token no grammar may produce."""
+        if not 0 <= token_id < self.vocab_size:
+            return None
+        if not self.token_allowed[token_id]:
+            return None
+        a, b = self.token_offsets[token_id], self.token_offsets[token_id + 1]
+        return self.token_data[a:b].tobytes()
+
+    @property
+    def lexer_args(self) -> tuple:
+        """The kernels' fixed lexer and parser arguments, in their order."""
+        lx, pt = self.lexicon, self.tables
+        return (lx.transitions, lx.live, lx.accept, lx.extend, pt.action, pt.rule_len,
+                pt.rule_lhs, pt.end_state, lx.ignore, len(lx.names))
+
+    @property
+    def initial_step(self) -> tuple[np.ndarray, int, bytes, np.ndarray]:
+        """The matcher's first history entry: (stack, lexer state, b"", shiftable terminals)."""
+        step = self.__dict__.get("_initial_step")
+        if step is None:
+            step = self.step(np.array([self.tables.start_state], dtype=np.int32), 0, b"")
+            self.__dict__["_initial_step"] = step
+        return step
+
+    def step(self, stack: np.ndarray, q: int, data: bytes):
+        """(new stack, new lexer state, data, shiftable terminals) after ``data``, or None."""
+        arr = np.frombuffer(data, dtype=np.uint8)
+        while True:
+            scratch = self.scratch()
+            new_stack = np.empty(len(stack) + scratch.width, dtype=np.int32)
+            acc = np.empty(self.lexicon.n_words, dtype=np.uint64)
+            status, n, q2 = kernels.advance_bytes(stack, q, arr, *self.lexer_args,
+                                                  *scratch.pools(), new_stack, acc)
+            if status != kernels.OVERFLOW:
+                break
+            scratch.grow()
+        if status != kernels.OK:
+            return None
+        return new_stack[:n].copy(), int(q2), data, acc
+
+    def lexeme_mask(self, q: int, acc: np.ndarray) -> "LexemeMask":
+        """The stack-independent part of the mask for lexer state q and shiftable terminals acc
+        (computed on first use, then cached: at most ``MAX_LEXEME_MASKS`` entries)."""
+        key = (q, acc.tobytes())
+        cache = self.__dict__.setdefault("_lexeme_masks", {})
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        trie, lx = self.trie, self.lexicon
+        mask = np.zeros(self.bitmask_words, dtype=np.uint32)
+        size = 1024
+        while True:
+            nodes = np.empty(size, dtype=np.int32)
+            qs = np.empty(size, dtype=np.int32)
+            n = kernels.lexeme_walk(q, acc, trie.max_depth, trie.node_byte, trie.node_depth, trie.subtree_end,
+                                    trie.token_start, trie.token_ids, lx.transitions, lx.live,
+                                    lx.accept, lx.extend, lx.ignore, mask, nodes, qs)
+            if n != kernels.OVERFLOW:
+                break
+            size *= 4
+            mask[:] = 0
+        entry = LexemeMask(mask, nodes[:n].copy(), qs[:n].copy())
+        if len(cache) >= MAX_LEXEME_MASKS:
+            cache.clear()
+        cache[key] = entry
+        return entry
+
+    def scratch(self) -> _Scratch:
+        s = getattr(self._local, "scratch", None)
+        if s is None:
+            s = self._local.scratch = _Scratch(self.lexicon.n_words)
+        return s
+
+
+_memory_cache: dict[str, CompiledGrammar] = {}
+_trie_cache: dict[str, TokenTrie] = {}
+_lock = threading.Lock()
+
+
+def compile_grammar(grammar: Grammar, vocab: Vocabulary, *, use_disk_cache: bool = True) -> CompiledGrammar:
+    """Compile ``grammar`` for ``vocab`` (memoised in memory and, by default, on disk).
+
+    Raises :class:`grammars.errors.GrammarError` subclasses for grammars that cannot be compiled,
+    and :class:`EmptyLanguageError` when no string of the grammar can be produced.
+    """
+    key = hashlib.sha256(
+        f"{FORMAT}\x00{LIBRARY_VERSION}\x00{grammar.digest}\x00{vocab.fingerprint}".encode()
+    ).hexdigest()[:40]
+    with _lock:
+        hit = _memory_cache.get(key)
+    if hit is not None:
+        return hit
+    path = cache_root() / "grammars" / f"{key}.pkl"
+    compiled = load_pickle(path) if use_disk_cache else None
+    if not isinstance(compiled, CompiledGrammar) or compiled.key != key:
+        compiled = _build(grammar, vocab, key, use_disk_cache)
+        if use_disk_cache:
+            save_pickle(path, compiled)
+    with _lock:
+        _memory_cache[key] = compiled
+    return compiled
+
+
+def token_trie(vocab: Vocabulary, *, use_disk_cache: bool = True) -> TokenTrie:
+    """The vocabulary's byte trie, built once per vocabulary (memory and disk cache)."""
+    with _lock:
+        hit = _trie_cache.get(vocab.fingerprint)
+    if hit is not None:
+        return hit
+    path = cache_root() / "tries" / f"{vocab.fingerprint}-{FORMAT}.pkl"
+    trie = load_pickle(path) if use_disk_cache else None
+    if not isinstance(trie, TokenTrie):
+        trie = TokenTrie.from_vocabulary(vocab)
+        if use_disk_cache:
+            save_pickle(path, trie)
+    with _lock:
+        _trie_cache[vocab.fingerprint] = trie
+    return trie
+
+
+def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) -> CompiledGrammar:
+    parser = grammar.parser
+    lexicon = Lexicon.from_lark(parser)
+    _check_rules_productive(grammar, lexicon)
+    tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start)
+    lengths = np.array([len(b) if b is not None else 0 for b in vocab.token_bytes], dtype=np.int64)
+    offsets = np.zeros(vocab.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.frombuffer(b"".join(b for b in vocab.token_bytes if b), dtype=np.uint8).copy()
+    compiled = CompiledGrammar(
+        grammar_text=grammar.text,
+        start=grammar.start,
+        key=key,
+        lexicon=lexicon,
+        tables=tables,
+        trie=token_trie(vocab, use_disk_cache=use_disk_cache),
+        token_offsets=offsets,
+        token_data=data,
+        token_allowed=np.array([b is not None for b in vocab.token_bytes], dtype=bool),
+        eos_token_ids=np.array(vocab.eos_token_ids, dtype=np.int32),
+        vocab_size=vocab.size,
+        logits_width=vocab.logits_width,
+    )
+    _check_language_not_empty(compiled, grammar)
+    return compiled
+
+
+def _check_rules_productive(grammar: Grammar, lexicon: Lexicon) -> None:
+    """Every rule must derive some finite string, else the parser could walk into a dead end."""
+    productive = {
+        name
+        for i, name in enumerate(lexicon.names)
+        if ((lexicon.accept[:, i // 64] >> np.uint64(i % 64)) & np.uint64(1)).any()
+    }
+    rules = grammar.parser.rules
+    changed = True
+    while changed:
+        changed = False
+        for rule in rules:
+            if rule.origin.name not in productive and all(
+                s.name in productive for s in rule.expansion
+            ):
+                productive.add(rule.origin.name)
+                changed = True
+    dead = sorted({r.origin.name for r in rules} - productive)
+    if grammar.start in dead:
+        raise EmptyLanguageError(
+            f"{grammar.source}: the grammar's language is empty: rule {grammar.start!r} never "
+            "derives a finite string (every alternative needs itself or another such rule)"
+        )
+    if dead:
+        raise EmptyLanguageError(
+            f"{grammar.source}: rule(s) {', '.join(repr(d.lstrip('_')) for d in dead)} never derive "
+            "a finite string; give each a non-recursive alternative"
+        )
+
+
+def _check_language_not_empty(compiled: CompiledGrammar, grammar: Grammar) -> None:
+    from .matcher import GrammarMatcher  # the matcher needs a compiled grammar to exist
+
+    matcher = GrammarMatcher(compiled)
+    if not matcher.allowed_bytes() and not matcher.is_accepting():
+        raise EmptyLanguageError(
+            f"{grammar.source}: the grammar's language is empty: no string can start from rule "
+            f"{grammar.start!r} (check for rules that only derive themselves)"
+        )

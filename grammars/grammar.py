@@ -1,0 +1,128 @@
+"""`Grammar`: a Lark grammar, checked by lark's own LALR(1) builder, ready to compile.
+
+Lark parses the grammar file and builds the LALR(1) tables; this module only maps lark's errors to
+ours (with line, column, rule and terminal) and finds the bundled grammar files by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark.exceptions import GrammarError as LarkGrammarError
+from lark.exceptions import LarkError, UnexpectedInput
+
+from .errors import GrammarConflictError, GrammarError, GrammarSyntaxError, UndefinedSymbolError
+
+_AT_LINE = re.compile(r"at line (\d+) column (\d+)")
+_UNDEFINED = re.compile(r"(?:Rule|Terminal|Using an undefined rule:?|Terminals? used but not defined:?)\W*'?(\w+)'?")
+
+
+def bundled_grammar_names() -> list[str]:
+    """Names of the grammars shipped with the library (``json``, ``sql``, ...)."""
+    folder = resources.files("grammars") / "data"
+    return sorted(p.name[: -len(".lark")] for p in folder.iterdir() if p.name.endswith(".lark"))
+
+
+def bundled_grammar_text(name: str) -> str:
+    """The Lark text of a bundled grammar; the error lists the known names."""
+    path = resources.files("grammars") / "data" / f"{name}.lark"
+    if not path.is_file():
+        raise GrammarError(
+            f"unknown grammar {name!r}; the bundled grammars are: {', '.join(bundled_grammar_names())}"
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def bundled_grammar_description(name: str) -> str:
+    """The first comment line of a bundled grammar: what it accepts."""
+    for line in bundled_grammar_text(name).splitlines():
+        if line.startswith("//"):
+            return line.lstrip("/ ").strip()
+    return ""
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A context-free grammar in Lark syntax, validated as LALR(1).
+
+    Build one with :meth:`from_lark`, :meth:`from_file` or :meth:`bundled`; compile it for a
+    vocabulary with :func:`grammars.compile_grammar`.
+
+    Example:
+        >>> g = Grammar.from_lark('start: "yes" | "no"')
+        >>> g.start, sorted(t.name for t in g.parser.terminals)
+        ('start', ['NO', 'YES'])
+    """
+
+    text: str
+    start: str = "start"
+    source: str = "<string>"
+    parser: lark.Lark = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+
+    @classmethod
+    def from_lark(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
+        """Parse Lark grammar ``text``; ``start`` names the start rule."""
+        return cls(text=text, start=start, source=source, parser=_build_lark(text, start, source))
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, start: str = "start") -> "Grammar":
+        """Read a ``.lark`` file."""
+        path = Path(path)
+        return cls.from_lark(path.read_text(encoding="utf-8"), start=start, source=str(path))
+
+    @classmethod
+    def bundled(cls, name: str) -> "Grammar":
+        """One of the grammars shipped with the library, by name (see :func:`bundled_grammar_names`)."""
+        return cls.from_lark(bundled_grammar_text(name), source=f"<bundled {name}>")
+
+    @classmethod
+    def load(cls, spec: str, *, start: str = "start") -> "Grammar":
+        """A bundled grammar name, a path to a ``.lark`` file, or Lark text, in that order."""
+        if re.fullmatch(r"[A-Za-z0-9_\-]+", spec) and spec in bundled_grammar_names():
+            return cls.bundled(spec)
+        if "\n" not in spec and (spec.endswith(".lark") or Path(spec).is_file()):
+            return cls.from_file(spec, start=start)
+        if ":" not in spec:
+            raise GrammarError(
+                f"{spec!r} is neither a bundled grammar ({', '.join(bundled_grammar_names())}), "
+                "a .lark file, nor Lark grammar text"
+            )
+        return cls.from_lark(spec, start=start)
+
+    @property
+    def digest(self) -> str:
+        """A hash of the grammar text and start rule (cache key)."""
+        return hashlib.sha256(f"{self.start}\x00{self.text}".encode()).hexdigest()[:32]
+
+
+def _build_lark(text: str, start: str, source: str) -> lark.Lark:
+    try:
+        return lark.Lark(text, parser="lalr", lexer="contextual", start=start, maybe_placeholders=False)
+    except UnexpectedInput as e:  # the grammar file itself did not parse
+        raise GrammarSyntaxError(f"{source}: {_first_line(e)}", e.line, e.column) from None
+    except LarkGrammarError as e:
+        msg = str(e)
+        at = _AT_LINE.search(msg)
+        if at:
+            raise GrammarSyntaxError(f"{source}: {_first_line(e)}", int(at[1]), int(at[2])) from None
+        if "collision" in msg.lower() or "conflict" in msg.lower():
+            raise GrammarConflictError(
+                f"{source}: the grammar is not LALR(1): {msg.strip()}\n"
+                "Make the alternatives distinguishable by their next terminal (merge the rules that "
+                "derive the same text, or inline one with `?rule`)."
+            ) from None
+        if "not defined" in msg or "undefined" in msg.lower():
+            m = _UNDEFINED.search(msg)
+            raise UndefinedSymbolError(f"{source}: {msg.strip()}", m[1] if m else None) from None
+        raise GrammarError(f"{source}: {msg.strip()}") from None
+    except LarkError as e:
+        raise GrammarError(f"{source}: {e}") from None
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0]

@@ -1,0 +1,151 @@
+"""`Lexicon`: every terminal of a grammar as one byte automaton that runs them all in parallel.
+
+Each state of the combined automaton is the tuple of the terminals' own states. Per state it keeps
+three terminal bitsets (uint64 words): ``live`` (terminals that can still match), ``accept``
+(terminals matched here) and ``extend`` (terminals that some next byte keeps alive). The parser
+restricts them to the terminals it can take next, so one automaton serves every parser state.
+
+Terminals are numbered in lark's lexer priority order (priority, then string literals before
+regexes, then longer literals first, then name): where several terminals match the same text, the
+lowest number wins, as in lark's contextual lexer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lark
+import numpy as np
+from lark.lexer import PatternStr
+
+from .errors import GrammarTooLargeError, UnsupportedRegexError
+from .regex_dfa import ByteDFA, literal_byte_dfa, regex_byte_dfa
+
+MAX_LEXER_STATES = 100_000
+
+# lark's common.lark uses a lookbehind for escaped strings; these equivalents need none.
+_EQUIVALENT_PATTERNS = {
+    r'".*?(?<!\\\\)(\\\\\\\\)*?"': r'"(?:[^"\\\n]|\\[^\n])*"',
+    r".*?(?<!\\\\)(\\\\\\\\)*?": r"(?:[^\\\n]|\\[^\n])*",
+}
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The grammar's terminals as one deterministic byte automaton (state 0 = nothing read).
+
+    Example:
+        >>> import lark
+        >>> lex = Lexicon.from_lark(lark.Lark('start: A B\\nA: "a"+\\nB: "b"', parser="lalr"))
+        >>> lex.names
+        ('B', 'A')
+        >>> int(lex.transitions[0, ord("a")]) > 0
+        True
+    """
+
+    names: tuple[str, ...]
+    transitions: np.ndarray  # int32 [n_states, 256], -1 = no terminal can go on
+    live: np.ndarray  # uint64 [n_states, n_words]
+    accept: np.ndarray  # uint64 [n_states, n_words]
+    extend: np.ndarray  # uint64 [n_states, n_words]
+    ignore: np.ndarray  # uint64 [n_words]: terminals dropped between tokens (%ignore)
+
+    @property
+    def n_words(self) -> int:
+        return int(self.live.shape[1])
+
+    @classmethod
+    def from_lark(cls, parser: lark.Lark) -> "Lexicon":
+        terminals = sorted(
+            parser.terminals,
+            key=lambda t: (
+                -t.priority,
+                not isinstance(t.pattern, PatternStr),
+                -len(t.pattern.value) if isinstance(t.pattern, PatternStr) else 0,
+                t.name,
+            ),
+        )
+        names = tuple(t.name for t in terminals)
+        dfas = [_terminal_dfa(t) for t in terminals]
+        ignored = set(parser.ignore_tokens)
+        n_words = max(1, (len(terminals) + 63) // 64)
+        ignore = np.zeros(n_words, dtype=np.uint64)
+        for i, name in enumerate(names):
+            if name in ignored:
+                ignore[i // 64] |= np.uint64(1) << np.uint64(i % 64)
+        transitions, components = _product(dfas)
+        live, accept, extend = _bitsets(dfas, components, transitions, n_words)
+        return cls(names, transitions, live, accept, extend, ignore)
+
+
+def _terminal_dfa(terminal) -> ByteDFA:
+    pattern = terminal.pattern
+    try:
+        if isinstance(pattern, PatternStr):
+            return literal_byte_dfa(pattern.value, pattern.flags)
+        value = _EQUIVALENT_PATTERNS.get(pattern.value, pattern.value)
+        return regex_byte_dfa(value, pattern.flags)
+    except UnsupportedRegexError as e:
+        raise UnsupportedRegexError(f"terminal {terminal.name}: {e}") from None
+
+
+def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:
+    """Subset-free product construction over byte classes; returns transitions and, per state,
+    the component state of each terminal (-1 = dead)."""
+    tables = [d.transitions for d in dfas]
+    # Bytes that every terminal treats alike form one class: the product walks classes, not bytes.
+    signature = np.concatenate([t.T for t in tables], axis=1)
+    _, first_byte, byte_class = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    byte_class = byte_class.reshape(-1)
+    n_classes = len(first_byte)
+    class_tables = [t[:, first_byte] for t in tables]  # [n_i, n_classes]
+    start = tuple(0 for _ in dfas)
+    index = {start: 0}
+    states = [start]
+    rows: list[np.ndarray] = []
+    dead = np.full(n_classes, -1, dtype=np.int32)
+    i = 0
+    while i < len(states):
+        comp = states[i]
+        nxt = np.stack([class_tables[k][s] if s >= 0 else dead for k, s in enumerate(comp)])
+        row = np.empty(n_classes, dtype=np.int32)
+        for c in range(n_classes):
+            key = tuple(nxt[:, c].tolist())
+            if all(s < 0 for s in key):
+                row[c] = -1
+                continue
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(states)
+                states.append(key)
+                if len(states) > MAX_LEXER_STATES:
+                    raise GrammarTooLargeError(
+                        f"the terminals' combined automaton exceeds {MAX_LEXER_STATES} states; "
+                        "simplify the terminal regexes (bounded repetitions, overlapping classes)"
+                    )
+            row[c] = j
+        rows.append(row)
+        i += 1
+    transitions = np.ascontiguousarray(np.stack(rows)[:, byte_class], dtype=np.int32)
+    return transitions, np.array(states, dtype=np.int32).reshape(len(states), len(dfas))
+
+
+def _bitsets(dfas, components, transitions, n_words):
+    n = len(components)
+    live = np.zeros((n, n_words), dtype=np.uint64)
+    accept = np.zeros((n, n_words), dtype=np.uint64)
+    for k, dfa in enumerate(dfas):
+        word, bit = k // 64, np.uint64(1) << np.uint64(k % 64)
+        comp = components[:, k]
+        alive = comp >= 0
+        live[alive, word] |= bit
+        acc = np.zeros(n, dtype=bool)
+        acc[alive] = dfa.accepting[comp[alive]]
+        accept[acc, word] |= bit
+    extend = np.zeros((n, n_words), dtype=np.uint64)
+    for q in range(n):
+        succ = transitions[q]
+        succ = np.unique(succ[succ >= 0])
+        if len(succ):
+            extend[q] = np.bitwise_or.reduce(live[succ], axis=0)
+    return live, accept, extend

@@ -1,0 +1,240 @@
+"""`GrammarMatcher`: the small per-sequence cursor over a :class:`CompiledGrammar`.
+
+Its state is a parser stack and a lexer state, plus the history needed for ``rollback``. Copying it
+(``fork``) copies a list of references; the heavy arrays stay in the compiled grammar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .bitmask import allocate_token_bitmask, bitmask_to_token_ids
+from .compiler import CompiledGrammar
+from .errors import EmptyMaskError, TokenRejectedError
+
+
+class GrammarMatcher:
+    """Tracks one sequence through a compiled grammar and says which tokens may come next.
+
+    Example:
+        >>> from grammars import Grammar, Vocabulary, compile_grammar
+        >>> vocab = Vocabulary([b"yes", b"no", b"y", b"es", None], eos_token_ids=(4,))
+        >>> cg = compile_grammar(Grammar.from_lark('start: "yes" | "no"'), vocab, use_disk_cache=False)
+        >>> m = GrammarMatcher(cg)
+        >>> m.allowed_token_ids().tolist()
+        [0, 1, 2]
+        >>> m.advance(2); m.allowed_token_ids().tolist()
+        [3]
+        >>> m.advance(3); m.is_accepting(), m.allowed_token_ids().tolist()
+        (True, [4])
+    """
+
+    __slots__ = ("compiled", "_history", "_finished")
+
+    def __init__(self, compiled: CompiledGrammar):
+        self.compiled = compiled
+        # (parser stack, lexer state, bytes of the step that led here, shiftable-terminal bitset)
+        self._history: list[tuple[np.ndarray, int, bytes, np.ndarray]] = [compiled.initial_step]
+        self._finished = False
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def state(self) -> tuple[np.ndarray, int]:
+        """(parser stack, lexer state) now; equal states allow the same continuations."""
+        stack, q, _, _ = self._history[-1]
+        return stack, q
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens advanced so far (an accepted end-of-sequence token counts)."""
+        return len(self._history) - 1 + self._finished
+
+    def is_finished(self) -> bool:
+        """True once an end-of-sequence token was accepted."""
+        return self._finished
+
+    def fork(self) -> "GrammarMatcher":
+        """An independent copy (for beams and drafts)."""
+        other = GrammarMatcher.__new__(GrammarMatcher)
+        other.compiled = self.compiled
+        other._history = list(self._history)
+        other._finished = self._finished
+        return other
+
+    def reset(self) -> None:
+        """Back to the empty prefix."""
+        del self._history[1:]
+        self._finished = False
+
+    def rollback(self, num_tokens: int = 1) -> None:
+        """Undo the last ``num_tokens`` advances."""
+        if num_tokens < 0 or num_tokens > self.num_tokens:
+            raise ValueError(f"cannot roll back {num_tokens} tokens; {self.num_tokens} were advanced")
+        if num_tokens and self._finished:
+            self._finished = False
+            num_tokens -= 1
+        if num_tokens:
+            del self._history[-num_tokens:]
+
+    # -- queries -----------------------------------------------------------------------------
+    def is_accepting(self) -> bool:
+        """Whether the text so far is a complete string of the grammar (end-of-sequence allowed)."""
+        if self._finished:
+            return True
+        stack, q = self.state
+        cg = self.compiled
+        while True:
+            scratch = cg.scratch()
+            ok = kernels.accepts_end(stack, q, cg.lexicon.accept, cg.tables.action,
+                                     cg.tables.rule_len, cg.tables.rule_lhs, cg.tables.end_state,
+                                     cg.tables.end_symbol, cg.lexicon.ignore,
+                                     len(cg.lexicon.names), *scratch.pools())
+            if ok >= 0:
+                return bool(ok)
+            scratch.grow()
+
+    def fill_bitmask(self, bitmask: np.ndarray, index: int = 0) -> None:
+        """Write the allowed tokens into row ``index`` of an int32 bitmask (see
+        :func:`allocate_token_bitmask`).
+
+        Raises :class:`EmptyMaskError` if nothing is allowed in an unfinished state (a bug)."""
+        row = bitmask[index] if bitmask.ndim == 2 else bitmask
+        out = row.view(np.uint32)
+        cg = self.compiled
+        if self._finished:
+            out[:] = 0
+            for tok in cg.eos_token_ids:
+                out[tok >> 5] |= np.uint32(1 << (tok & 31))
+            return
+        stack, q, _, acc = self._history[-1]
+        lexeme = cg.lexeme_mask(q, acc)
+        trie, lx, pt = cg.trie, cg.lexicon, cg.tables
+        while True:
+            np.copyto(out, lexeme.mask)
+            scratch = cg.scratch()
+            end = kernels.fill_mask(stack, q, lexeme.boundary_node, lexeme.boundary_q,
+                                    trie.max_depth, trie.node_byte, trie.node_depth, trie.subtree_end,
+                                    trie.token_start, trie.token_ids, cg.eos_token_ids,
+                                    lx.transitions, lx.live, lx.accept, lx.extend, pt.action,
+                                    pt.rule_len, pt.rule_lhs, pt.end_state, pt.end_symbol,
+                                    lx.ignore, len(lx.names), *scratch.pools(), out)
+            if end != kernels.OVERFLOW:
+                break
+            scratch.grow()
+        if end == 0 and not out.any():
+            raise EmptyMaskError(
+                f"no token is allowed after {self.text()!r} (parser stack {stack.tolist()}, lexer "
+                f"state {q}) although the grammar is not finished; please report this grammar"
+            )
+
+    def allowed_token_ids(self) -> np.ndarray:
+        """The allowed token ids as an array (convenience; ``fill_bitmask`` is the fast path)."""
+        mask = allocate_token_bitmask(1, self.compiled.logits_width)
+        self.fill_bitmask(mask, 0)
+        return bitmask_to_token_ids(mask[0], self.compiled.logits_width)
+
+    def allowed_bytes(self) -> list[int]:
+        """The bytes that may come next (not counting the end of the sequence)."""
+        if self._finished:
+            return []
+        stack, q = self.state
+        cg = self.compiled
+        out = np.zeros(256, dtype=np.bool_)
+        while True:
+            n = kernels.allowed_bytes(stack, q, *cg.lexer_args, *cg.scratch().pools(), out)
+            if n != kernels.OVERFLOW:
+                return np.flatnonzero(out).tolist()
+            cg.scratch().grow()
+
+    def forced_bytes(self, limit: int = 256) -> bytes:
+        """The bytes that are the only way on from here (jump-forward), up to ``limit``.
+
+        Stops where two bytes are possible or where the string could end."""
+        probe = self.fork()
+        out = bytearray()
+        while len(out) < limit and not probe.is_accepting():
+            allowed = probe.allowed_bytes()
+            if len(allowed) != 1:
+                break
+            out.append(allowed[0])
+            probe._push_bytes(bytes(allowed))
+        return bytes(out)
+
+    def forced_tokens(self, limit: int = 256) -> list[int]:
+        """Tokens that spell a prefix of :meth:`forced_bytes` (longest token first at each step)."""
+        forced = self.forced_bytes(limit)
+        cg = self.compiled
+        tokens: list[int] = []
+        pos = 0
+        while pos < len(forced):
+            best, best_len = -1, 0
+            node, i = 0, pos
+            trie = cg.trie
+            while i < len(forced):
+                child, end = node + 1, trie.subtree_end[node]
+                while child < end and trie.node_byte[child] != forced[i]:
+                    child = trie.subtree_end[child]
+                if child >= end:
+                    break
+                node, i = child, i + 1
+                if trie.token_start[node + 1] > trie.token_start[node]:
+                    best, best_len = int(trie.token_ids[trie.token_start[node]]), i - pos
+            if best < 0:
+                break
+            tokens.append(best)
+            pos += best_len
+        return tokens
+
+    def text(self) -> str:
+        """What the advanced tokens spell (UTF-8, invalid bytes replaced)."""
+        return self.text_bytes().decode("utf-8", errors="replace")
+
+    def text_bytes(self) -> bytes:
+        """The bytes the advanced tokens spell."""
+        return b"".join(step[2] for step in self._history)
+
+    # -- moves -------------------------------------------------------------------------------
+    def accepts_token(self, token_id: int) -> bool:
+        """Whether ``token_id`` may come next."""
+        try:
+            self.fork().advance(token_id)
+        except TokenRejectedError:
+            return False
+        return True
+
+    def advance(self, token_id: int) -> None:
+        """Consume one token; raises :class:`TokenRejectedError` if the grammar forbids it."""
+        token_id = int(token_id)
+        cg = self.compiled
+        if self._finished:
+            raise TokenRejectedError(f"token {token_id} after the end of the sequence")
+        if token_id in cg.eos_token_ids:
+            if not self.is_accepting():
+                raise TokenRejectedError(
+                    f"end-of-sequence token {token_id} after {self.text()!r}, which is not complete"
+                )
+            self._finished = True
+            return
+        data = cg.token_bytes(token_id)
+        if not data:
+            raise TokenRejectedError(f"token {token_id} has no text the grammar could accept")
+        if not self._push_bytes(data):
+            raise TokenRejectedError(
+                f"token {token_id} ({data!r}) is not allowed after {self.text()!r}"
+            )
+
+    def advance_bytes(self, data: bytes) -> bool:
+        """Consume raw bytes as one step (rollback undoes it as one token). False if not allowed."""
+        if self._finished or not data:
+            return False
+        return self._push_bytes(data)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _push_bytes(self, data: bytes) -> bool:
+        stack, q = self.state
+        step = self.compiled.step(stack, q, data)
+        if step is None:
+            return False
+        self._history.append(step)
+        return True

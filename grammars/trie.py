@@ -1,0 +1,85 @@
+"""`TokenTrie`: the vocabulary's byte strings as a flat prefix tree in depth-first order.
+
+Node ``i`` holds one byte; its subtree is the contiguous range ``i .. subtree_end[i]``, so a walk
+that finds a byte impossible skips every token below it in one step. Tokens that end at a node are
+listed in ``token_ids[token_start[i]:token_start[i + 1]]``. Node 0 is the root (the empty string).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class TokenTrie:
+    """Flat byte trie of a :class:`Vocabulary` (special tokens and end-of-sequence ids left out).
+
+    Example:
+        >>> trie = TokenTrie.from_vocabulary(Vocabulary([b"a", b"ab", b"b", None]))
+        >>> trie.node_byte.tolist(), trie.subtree_end.tolist()
+        [[0, 97, 98, 98], [4, 3, 3, 4]]
+    """
+
+    node_byte: np.ndarray  # uint8 [n_nodes]
+    node_depth: np.ndarray  # int32 [n_nodes]
+    subtree_end: np.ndarray  # int32 [n_nodes]
+    token_start: np.ndarray  # int32 [n_nodes + 1]
+    token_ids: np.ndarray  # int32 [n_tokens_in_trie]
+    max_depth: int
+
+    @classmethod
+    def from_vocabulary(cls, vocab: Vocabulary) -> "TokenTrie":
+        eos = set(vocab.eos_token_ids)
+        entries = sorted(
+            (b, i) for i, b in enumerate(vocab.token_bytes) if b and i not in eos
+        )
+        node_byte = [0]
+        node_depth = [0]
+        owner = [-1]  # the token ending at each node (first one); extra ones go to `extra`
+        extra: dict[int, list[int]] = {}
+        path = [0]  # node index of each prefix length of the previous string
+        prev = b""
+        for data, tok in entries:
+            common = 0
+            limit = min(len(prev), len(data))
+            while common < limit and prev[common] == data[common]:
+                common += 1
+            if common == len(data) == len(prev):  # same bytes as the previous token
+                extra.setdefault(path[-1], []).append(tok)
+                continue
+            del path[common + 1 :]
+            for depth in range(common + 1, len(data) + 1):
+                path.append(len(node_byte))
+                node_byte.append(data[depth - 1])
+                node_depth.append(depth)
+                owner.append(-1)
+            owner[path[-1]] = tok
+            prev = data
+        n = len(node_byte)
+        depth_arr = np.array(node_depth, dtype=np.int32)
+        subtree_end = np.empty(n, dtype=np.int32)
+        stack: list[int] = []
+        for i in range(n):
+            while stack and node_depth[stack[-1]] >= node_depth[i]:
+                subtree_end[stack.pop()] = i
+            stack.append(i)
+        for i in stack:
+            subtree_end[i] = n
+        counts = np.zeros(n + 1, dtype=np.int32)
+        ids: list[int] = []
+        for i in range(n):
+            here = ([owner[i]] if owner[i] >= 0 else []) + extra.get(i, [])
+            counts[i + 1] = len(here)
+            ids.extend(here)
+        return cls(
+            node_byte=np.array(node_byte, dtype=np.uint8),
+            node_depth=depth_arr,
+            subtree_end=subtree_end,
+            token_start=np.cumsum(counts, dtype=np.int32),
+            token_ids=np.array(ids, dtype=np.int32),
+            max_depth=int(depth_arr.max()),
+        )

