@@ -26,8 +26,10 @@ MEMO = 8  # remembered (terminal -> configuration) edges per configuration
 
 @njit(cache=True, inline="always")
 def _any(a, i, b, j):
-    """Whether rows a[i] and b[j] of two bitset tables share a bit (no array views: views cost
-    reference counting on every call)."""
+    """Whether rows a[i] and b[j] of two bitset tables share a bit. No array views (they cost
+    reference counting), and a straight-line path for grammars of at most 64 terminals."""
+    if a.shape[1] == 1:
+        return (a[i, 0] & b[j, 0]) != 0
     for w in range(a.shape[1]):
         if a[i, w] & b[j, w]:
             return True
@@ -35,15 +37,22 @@ def _any(a, i, b, j):
 
 
 @njit(cache=True, inline="always")
+def _bit_index(x):
+    """Index of the lowest set bit of a non-zero uint64."""
+    low = x & (~x + np.uint64(1))
+    return int(np.log2(np.float64(low)))
+
+
+@njit(cache=True, inline="always")
 def _lowest(a, i, b, j):
     """The lowest bit set in both a[i] and b[j], or -1."""
+    if a.shape[1] == 1:
+        x = a[i, 0] & b[j, 0]
+        return _bit_index(x) if x else -1
     for w in range(a.shape[1]):
         x = a[i, w] & b[j, w]
         if x:
-            k = 0
-            while not (x >> np.uint64(k)) & np.uint64(1):
-                k += 1
-            return w * 64 + k
+            return w * 64 + _bit_index(x)
     return -1
 
 

@@ -49,6 +49,7 @@ API: :func:`allowed_tokens`, :func:`viable`, :func:`is_complete`, :func:`find_co
 
 from __future__ import annotations
 
+import array
 import copy
 from collections.abc import Iterable, Sequence
 
@@ -313,7 +314,8 @@ def _case_class(letter: str) -> str:
         if letter == "*":
             return _CASE_CLASSES["*"]
         one = re.compile("(?i:" + letter + ")")
-        got = _CASE_CLASSES[letter] = "[" + "".join(c for c in _CASE_CLASSES["*"][1:-1] if one.fullmatch(c)) + "]"
+        members = "".join(c for c in _CASE_CLASSES["*"][1:-1] if one.fullmatch(c))
+        got = _CASE_CLASSES[letter] = "[" + members + "]"
     return got
 
 
@@ -438,7 +440,7 @@ def _build_trie(token_bytes: Sequence[bytes | None]) -> _Node:
 
 _ORACLES: dict[str, _Oracle] = {}
 _TRIES: dict[int, tuple[Sequence, _Node]] = {}
-_RESULTS: dict[tuple, frozenset[int]] = {}
+_RESULTS: dict[tuple, array.array] = {}  # memo by the state after the prefix
 
 
 def oracle_for(grammar_text: str) -> _Oracle:
@@ -530,7 +532,10 @@ def allowed_tokens(
     key = (grammar_text, id(trie), root_state)
     got = _RESULTS.get(key)
     if got is None:
-        got = _RESULTS[key] = frozenset(_dfs(o, trie, root_state))
+        got = array.array("i", sorted(_dfs(o, trie, root_state)))  # compact: 4 bytes an id
+        if len(_RESULTS) >= 2048:
+            _RESULTS.clear()
+        _RESULTS[key] = got
     out = set(got)
     if o.is_complete_state(root_state):
         out |= eos

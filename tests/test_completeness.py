@@ -24,8 +24,8 @@ except ImportError:  # tests/ itself on sys.path (pytest's rootdir-less "prepend
     import oracle
 
 # Number of prefixes compared in total, split over the grammars by PREFIX_SHARE.
-N_PREFIXES = 360
-PREFIX_SHARE = {"json": 0.25, "sql": 0.2, "csv": 0.15, "arithmetic": 0.1, "expression": 0.2, "choices": 0.1}
+N_PREFIXES = 600
+PREFIX_SHARE = {"json": 0.28, "sql": 0.22, "csv": 0.15, "arithmetic": 0.1, "expression": 0.2, "choices": 0.05}
 # Per prefix, how many oracle-allowed tokens are completed as a check of the oracle's viability.
 N_COMPLETION_SAMPLES = 2
 SEED = 20240611
@@ -34,7 +34,8 @@ EXAMPLES: dict[str, list[str]] = {
     "json": [
         '{"name": "Zoë", "age": 42, "tags": ["a", "b\\n"], "ok": true, "none": null}',
         "[1, -2.5, 3e10, 4.0E-2, 0, -0, 1E+2, null, false, {\"k\": {}}, []]",
-        '{\n  "emoji": "😀 日本語 Ωμέγα",\n  "esc": "q \\" bs \\\\ \\u00e9\\uD83D\\ude00 \\/ \\b\\f\\r\\t",\n'
+        '{\n  "emoji": "😀 日本語 Ωμέγα",\n'
+        '  "esc": "q \\" bs \\\\ \\u00e9\\uD83D\\ude00 \\/ \\b\\f\\r\\t",\n'
         '  "nested": [[1, [2, [3]]], {"a": [], "b": {"c": [true]}}]\n}',
         '"just a string with ünïcödé and tabs\\t"',
         "\t -0.001e+5 \r\n",
@@ -44,9 +45,11 @@ EXAMPLES: dict[str, list[str]] = {
         "SELECT * FROM users",
         "select name, COUNT(*) AS n from orders as o join users AS u on o.user_id = u.id "
         "where o.total >= 100 and not u.name = 'Bob' group by name order by n desc, name limit 10;",
-        "SELECT DISTINCT a.x + 2 * (b.y - 1) FROM t AS a WHERE (a.x < 3 OR a.y <> 'héllo wörld') ORDER BY x ASC",
+        "SELECT DISTINCT a.x + 2 * (b.y - 1) FROM t AS a "
+        "WHERE (a.x < 3 OR a.y <> 'héllo wörld') ORDER BY x ASC",
         "Select avg(price), Max(qty)\nFROM items\nWHERE price / 2 != 7 AND qty <= 3 OR NOT (qty > 1)",
-        "SELECT sum(t.amount) AS total_amount FROM payments AS t JOIN accounts ON t.acc = accounts.id LIMIT 5",
+        "SELECT sum(t.amount) AS total_amount FROM payments AS t "
+        "JOIN accounts ON t.acc = accounts.id LIMIT 5",
     ],
     "csv": [
         "name,age,city\nAlice,30,Paris\nBob,25,\"New York, NY\"\n",
@@ -120,13 +123,15 @@ def grammar_texts():
 
 @pytest.fixture(scope="module")
 def compiled(vocab):
+    """``compiled(name)``: a bundled grammar, or one of CUSTOM_GRAMMARS, compiled for the vocab."""
     from grammars import Grammar, compile_grammar
 
     cache: dict = {}
 
     def get(name: str):
         if name not in cache:
-            cache[name] = compile_grammar(Grammar.bundled(name), vocab)
+            g = Grammar.from_lark(CUSTOM_GRAMMARS[name]) if name in CUSTOM_GRAMMARS else Grammar.bundled(name)
+            cache[name] = compile_grammar(g, vocab)
         return cache[name]
 
     return get
@@ -138,7 +143,7 @@ def compiled(vocab):
 
 
 def test_prefix_count():
-    assert abs(len(CASES) - N_PREFIXES) <= len(EXAMPLES), len(CASES)
+    assert abs(len(CASES) - N_PREFIXES) <= 0.05 * N_PREFIXES, len(CASES)
     assert len(set(CASES)) == len(CASES)
 
 
@@ -248,21 +253,94 @@ def _describe(ids, token_bytes, limit: int = 10) -> str:
     return f"{len(ids)} [{shown}{', ...' if len(ids) > limit else ''}]"
 
 
-@pytest.mark.parametrize("name,prefix", CASES, ids=CASE_IDS)
-def test_engine_mask_equals_oracle(name, prefix, compiled, grammar_texts, vocab):
+def _compare(name: str, grammar_text: str, data: bytes, compiled, vocab) -> None:
     from grammars import GrammarMatcher
 
-    data = prefix.encode("utf-8")
     matcher = GrammarMatcher(compiled(name))
     if data:  # advance_bytes(b"") is False by design (an empty step); nothing to walk then
-        assert matcher.advance_bytes(data) is True, f"{name}: engine rejects viable prefix {prefix!r}"
+        assert matcher.advance_bytes(data) is True, f"{name}: engine rejects viable prefix {data!r}"
     engine = {int(i) for i in matcher.allowed_token_ids()}
-    want = oracle.allowed_tokens(grammar_texts[name], data, vocab.token_bytes, vocab.eos_token_ids)
+    want = oracle.allowed_tokens(grammar_text, data, vocab.token_bytes, vocab.eos_token_ids)
     if engine != want:
         pytest.fail(
-            f"grammar {name!r}, prefix {prefix!r}: engine and oracle disagree\n"
+            f"grammar {name!r}, prefix {data!r}: engine and oracle disagree\n"
             f"  allowed by the engine only: {_describe(engine - want, vocab.token_bytes)}\n"
             f"  allowed by the oracle only: {_describe(want - engine, vocab.token_bytes)}"
         )
     complete = bool(set(vocab.eos_token_ids) & want)
-    assert matcher.is_accepting() is complete, f"{name}: is_accepting() wrong after {prefix!r}"
+    assert matcher.is_accepting() is complete, f"{name}: is_accepting() wrong after {data!r}"
+
+
+@pytest.mark.parametrize("name,prefix", CASES, ids=CASE_IDS)
+def test_engine_mask_equals_oracle(name, prefix, compiled, grammar_texts, vocab):
+    _compare(name, grammar_texts[name], prefix.encode("utf-8"), compiled, vocab)
+
+
+# Small grammars for the lexing tie-breaks and case folding.
+CUSTOM_GRAMMARS = {
+    # A higher priority beats a literal: "go" is WORD, so "go x?" is impossible, "go!" fine.
+    "priority": 'start: WORD "!" | "go" WORD "?"\nWORD.1: /[a-z]+/\n%ignore " "\n',
+    # Equal priority: the literal X beats the regex Y, so "ab2" is impossible.
+    "literal_first": 'start: X "1" | Y "2"\nX: "ab"\nY: /ab/\n',
+    # Two regexes: the alphabetically first name (Y) wins, so "ab3" is impossible.
+    "alphabetical": 'start: Z "3" | Y "2"\nY: /a[b]/\nZ: /ab/\n',
+    # Python's re folds K (U+212A KELVIN SIGN, 3 bytes) to k, and İ/ı to i.
+    "casefold": 'start: "kelvin"i " " "is"i\n',
+}
+
+# Prefixes beyond the character-boundary ones: inside multi-byte characters, case folding.
+EDGE_CASES = [
+    ("json", b'"\xe6'),
+    ("json", b'"\xe6\x97'),
+    ("json", b'"\xf0'),
+    ("json", b'"\xf0\x9f'),
+    ("json", b'"\xf0\x9f\x98'),
+    ("json", b'{"a": "\\u00'),
+    ("csv", b"x,\xe6\x97"),
+    ("csv", b'"\xf4\x8f'),
+    ("expression", b'"\xc3'),
+    ("sql", b"SELECT a A"),  # "\xc5" may follow: "Aſ" is AS
+    ("sql", "SELECT D\u0130".encode()),  # İ folds to i for re: DİSTINCT
+    ("sql", "SELECT D\u0131".encode()),  # and so does ı
+    ("sql", b"SELECT a FROM t L"),
+    ("sql", b"SELECT a FROM t ORDER BY a D"),
+    ("sql", b"SELECT a FROM t WHERE x = '\xe6"),
+    ("priority", b""),
+    ("priority", b"go"),
+    ("priority", b"go "),
+    ("literal_first", b""),
+    ("literal_first", b"ab"),
+    ("alphabetical", b"ab"),
+    ("casefold", b""),
+    ("casefold", b"\xe2"),
+    ("casefold", b"\xe2\x84"),
+    ("casefold", "\u212aelvin ".encode()),
+    ("casefold", "kelvin \u0131".encode()),
+]
+
+
+@pytest.mark.parametrize("name,data", EDGE_CASES, ids=[f"{n}-{i:02d}" for i, (n, _) in enumerate(EDGE_CASES)])
+def test_engine_mask_equals_oracle_edge_cases(name, data, compiled, grammar_texts, vocab):
+    text = CUSTOM_GRAMMARS.get(name) or grammar_texts[name]
+    assert oracle.viable(text, data), f"{name}: edge case {data!r} should be viable"
+    _compare(name, text, data, compiled, vocab)
+
+
+def test_live_but_uncompletable_prefix_is_not_viable(vocab):
+    """Viable means "a prefix of a complete string", not only "not rejected yet".
+
+    With no separator, greedy lexing makes a NAME swallow every following letter, so after "#"
+    the required second NAME can never start: no complete string begins with "#" (the only one
+    is "."), and no token starting with "#" may be allowed at the start. (The oracle's own
+    "live state" test cannot see this either; it is exact only for grammars like the bundled ones.)
+    """
+    from grammars import Grammar, GrammarMatcher, compile_grammar
+
+    text = 'start: "#" NAME NAME | "."\nNAME: /[a-z]+/\n'
+    matcher = GrammarMatcher(compile_grammar(Grammar.from_lark(text), vocab))
+    assert oracle.find_completion(text, b"#") is None
+    assert oracle.find_completion(text, b"") == b"."
+    allowed = {int(i) for i in matcher.allowed_token_ids()}
+    hash_tokens = {i for i in allowed if (vocab.token_bytes[i] or b"").startswith(b"#")}
+    shown = _describe(hash_tokens, vocab.token_bytes)
+    assert not hash_tokens, f"tokens allowed that no complete string continues: {shown}"
