@@ -102,7 +102,7 @@ def test_multi_byte_tokens_cross_terminals_and_ignored_whitespace():
     allowed = set(m.allowed_token_ids().tolist())
     assert ids[b'{"'] in allowed and ids[b" ]"] not in allowed
     assert ids[b'": '] in allowed and ids[b'"}'] in allowed  # a string may begin with ": " or }
-    for piece in [b'{"', b"k", b'": ', b"[", b"1, 2", b" ]", b", ", b'"', b"v", b'"}']:
+    for piece in [b'{"', b"k", b'": ', b"[", b"1, 2", b" ]", b", ", b'"', b"v", b'": ', b'"', b"w", b'"}']:
         if piece in ids:
             m.advance(ids[piece])
         else:
