@@ -249,8 +249,9 @@ def test_undefined_rule_and_terminal_are_named():
 
 
 def test_lalr_conflict_names_the_rules():
-    with pytest.raises(GrammarConflictError, match=r"(?s)<a : X>.*<b : X>"):
+    with pytest.raises(GrammarConflictError) as err:
         Grammar.from_lark('start: a | b\na: X\nb: X\nX: "x"\n')
+    assert "<a : X>" in str(err.value) and "<b : X>" in str(err.value)
 
 
 @pytest.mark.parametrize(
