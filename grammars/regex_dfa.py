@@ -922,21 +922,29 @@ def _utf8_sequences(lo: int, hi: int) -> list[tuple[tuple[int, int], ...]]:
 
 
 def _expand_bytes(table: np.ndarray, accepting: np.ndarray, atom_ivs, pattern: str, max_states: int):
-    """Character DFA (over atoms) -> byte DFA: one deterministic byte trie per state, with shared
-    suffixes. Returns (table int32 [n, 256], accepting)."""
-    n = table.shape[0]
-    byte_rows: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
-    memo: dict = {}
-    seq_cache: dict = {}
-    limit = 10 * max_states + 1000
+    """Minimal character DFA (over atoms) -> minimal byte DFA.
 
-    def expand(node: int, items):
+    Each character state gets a deterministic byte trie of the UTF-8 sequences of its transitions.
+    The tries are hash-consed bottom-up (a node is identified by its row of byte ranges -> canonical
+    children), which minimises the acyclic inside-a-character part (Revuz); character states stay
+    pairwise inequivalent, and a node inside a character never equals a character state or a node of
+    another depth, so the result is minimal without a general minimisation pass.
+    Returns (table int32 [m, 256], accepting) in canonical BFS numbering.
+    """
+    n = table.shape[0]
+    rows: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    by_items: dict = {}  # frozenset of (rest, target) -> node
+    by_row: dict = {}  # canonical row -> node
+    seq_cache: dict = {}
+    limit = max_states  # every node made is part of the final (minimal) DFA
+
+    def expand(items) -> list[tuple[int, int, int]]:
         groups: dict[tuple[int, int], list] = {}
         for seq, t in items:
             groups.setdefault(seq[0], []).append((seq[1:], t))
         bounds = sorted({x for lo, hi in groups for x in (lo, hi + 1)})
         ranges = list(groups.items())
-        row = byte_rows[node]
+        row: list[tuple[int, int, int]] = []
         for a, b1 in zip(bounds, bounds[1:]):
             b = b1 - 1
             sub = []
@@ -946,17 +954,24 @@ def _expand_bytes(table: np.ndarray, accepting: np.ndarray, atom_ivs, pattern: s
             if not sub:
                 continue
             if len(sub) == 1 and not sub[0][0]:
-                row.append((a, b, sub[0][1]))
-                continue
-            key = frozenset(sub)
-            child = memo.get(key)
-            if child is None:
-                child = memo[key] = len(byte_rows)
-                byte_rows.append([])
-                if len(byte_rows) > limit:
-                    raise _too_large(pattern, "byte trie", len(byte_rows), max_states)
-                expand(child, sub)
-            row.append((a, b, child))
+                child = sub[0][1]
+            else:
+                key = frozenset(sub)
+                child = by_items.get(key)
+                if child is None:
+                    crow = tuple(expand(sub))
+                    child = by_row.get(crow)
+                    if child is None:
+                        child = by_row[crow] = len(rows)
+                        rows.append(list(crow))
+                        if len(rows) > limit:
+                            raise _too_large(pattern, "byte DFA", len(rows), max_states)
+                    by_items[key] = child
+            if row and row[-1][2] == child and row[-1][1] + 1 == a:
+                row[-1] = (row[-1][0], b, child)
+            else:
+                row.append((a, b, child))
+        return row
 
     tl = table.tolist()
     for s in range(n):
@@ -974,22 +989,56 @@ def _expand_bytes(table: np.ndarray, accepting: np.ndarray, atom_ivs, pattern: s
                 ivs = _norm([iv for a in atoms for iv in atom_ivs[a]])
                 seqs = seq_cache[key] = [q for lo, hi in ivs for q in _utf8_sequences(lo, hi)]
             items.extend((q, t) for q in seqs)
-        expand(s, items)
-    m = len(byte_rows)
+        rows[s] = expand(items)
+    # Canonical numbering: BFS from the start, successors in byte order.
+    new_id = {0: 0}
+    order = [0]
+    i = 0
+    while i < len(order):
+        for _, _, t in rows[order[i]]:
+            if t not in new_id:
+                new_id[t] = len(order)
+                order.append(t)
+        i += 1
+    m = len(order)
     out = np.full((m, 256), -1, dtype=np.int32)
-    for s, row in enumerate(byte_rows):
-        for lo, hi, t in row:
-            out[s, lo : hi + 1] = t
+    for new, old in enumerate(order):
+        for lo, hi, t in rows[old]:
+            out[new, lo : hi + 1] = new_id[t]
     acc = np.zeros(m, dtype=bool)
-    acc[:n] = accepting
+    for new, old in enumerate(order):
+        if old < n and accepting[old]:
+            acc[new] = True
     return out, acc
 
 
 # --------------------------------------------------------------------------------------------------
 
 
+def _nfa_size(items) -> float:
+    """About how many NFA states ``items`` will take (to refuse huge counted repetitions early)."""
+    total = 0.0
+    for op, av in items:
+        if op is _C.SUBPATTERN:
+            total += _nfa_size(av[3])
+        elif op is _C.BRANCH:
+            total += 1 + sum(_nfa_size(alt) for alt in av[1])
+        elif op in _REPEATS:
+            lo, hi, body = av
+            copies = lo + 1 if hi == _C.MAXREPEAT else hi
+            total += 2 + copies * _nfa_size(body)
+        elif op is _C.ASSERT or op is _C.ASSERT_NOT:
+            total += 2 + _nfa_size(av[1])
+        else:
+            total += 1
+    return total
+
+
 def _compile(pattern: str, parsed, max_states: int) -> ByteDFA:
     nfa = _NFA(pattern, max_states)
+    estimate = _nfa_size(parsed)
+    if estimate > nfa.limit:
+        raise _too_large(pattern, "NFA (estimated)", int(min(estimate, 10**18)), max_states)
     start = nfa.state()
     final = nfa.seq(parsed, start, parsed.state.flags, _Ctx(0, 0, 0, False))
     atom_ivs, atoms_of = _atoms(nfa.charsets)
@@ -1006,7 +1055,6 @@ def _compile(pattern: str, parsed, max_states: int) -> ByteDFA:
     if table.shape[0] > max_states:
         raise _too_large(pattern, "character DFA", table.shape[0], max_states)
     btable, bacc = _expand_bytes(table, accepting, atom_ivs, pattern, max_states)
-    btable, bacc = _minimize(btable, bacc)
     if btable.shape[0] > max_states:
         raise _too_large(pattern, "byte DFA", btable.shape[0], max_states)
     return ByteDFA(btable, bacc)
