@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from grammars.cache import cache_root
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -56,24 +58,6 @@ _STALE_TMP_SECONDS = 3600.0
 # A string the GGUF conversion tokenizes wrongly unless the per-digit pre-tokenizer is restored.
 _DIGIT_PROBE = "  1999"
 _DIGIT_PROBE_TOKENS = ["ĠĠ", "1", "9", "9", "9"]
-
-
-def cache_root() -> Path:
-    """The cache folder of this library (not created).
-
-    ``$GUIDED_DECODING_CACHE`` if set, else ``$XDG_CACHE_HOME/guided-decoding``, else
-    ``~/.cache/guided-decoding``.
-
-    Example:
-        >>> cache_root()  # doctest: +SKIP
-        PosixPath('/root/.cache/guided-decoding')
-    """
-    explicit = os.environ.get("GUIDED_DECODING_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "guided-decoding"
 
 
 def gguf_path() -> Path:

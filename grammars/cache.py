@@ -15,12 +15,17 @@ from typing import Any
 
 
 def cache_root() -> Path:
-    """The library's cache folder (not created)."""
+    """The library's cache folder (not created).
+
+    Example:
+        >>> cache_root()  # doctest: +SKIP
+        PosixPath('/root/.cache/guided-decoding')
+    """
     override = os.environ.get("GUIDED_DECODING_CACHE")
     if override:
-        return Path(override)
+        return Path(override).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "guided-decoding"
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "guided-decoding"
 
 
 def load_pickle(path: Path) -> Any | None:

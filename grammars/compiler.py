@@ -245,6 +245,7 @@ def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) 
     lexicon = Lexicon.from_lark(parser)
     _check_rules_productive(grammar, lexicon)
     tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start)
+    _check_no_swallowed_terminals(grammar, lexicon, tables)
     lengths = np.array([len(b) if b is not None else 0 for b in vocab.token_bytes], dtype=np.int64)
     offsets = np.zeros(vocab.size + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -295,6 +296,34 @@ def _check_rules_productive(grammar: Grammar, lexicon: Lexicon) -> None:
             f"{grammar.source}: rule(s) {', '.join(repr(d.lstrip('_')) for d in dead)} never derive "
             "a finite string; give each a non-recursive alternative"
         )
+
+
+def _check_no_swallowed_terminals(grammar: Grammar, lexicon: Lexicon, tables: ParseTables) -> None:
+    """Refuse a grammar with a dead end that greedy lexing creates: a parser state, reached by
+    shifting terminal A, where every terminal that may come next starts with a byte that extends A
+    (``start: NAME NAME`` with ``NAME: /[a-z]+/``) and no %ignore'd separator can come between."""
+    n = len(lexicon.names)
+    ignored = [t for t in range(n) if lexicon.is_ignored(t)]
+    action = tables.action
+    for state in range(action.shape[0]):
+        for a in range(n):
+            target = int(action[state, a])
+            if target < 0 or lexicon.is_ignored(a):
+                continue
+            if any(not lexicon.swallows[a, i] for i in ignored):
+                continue  # a separator can end A
+            if action[target, tables.end_symbol] != -1:
+                continue
+            following = [t for t in range(n) if action[target, t] != -1]
+            if following and all(lexicon.swallows[a, t] for t in following):
+                names = ", ".join(lexicon.names[t] for t in following)
+                raise EmptyLanguageError(
+                    f"{grammar.source}: after terminal {lexicon.names[a]} only {names} may come, "
+                    f"but lexing is greedy: {lexicon.names[a]} would swallow their first "
+                    "character. Put a separator between them (a literal, or an %ignore'd "
+                    f"terminal such as whitespace) or make {lexicon.names[a]} unable to continue "
+                    "with their first character"
+                )
 
 
 def _check_language_not_empty(compiled: CompiledGrammar, grammar: Grammar) -> None:

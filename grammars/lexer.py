@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re._constants as sre_constants
+import re._parser as sre_parser
+
 import lark
 import numpy as np
 from lark.lexer import PatternStr
@@ -23,11 +26,6 @@ from .regex_dfa import ByteDFA, literal_byte_dfa, regex_byte_dfa
 
 MAX_LEXER_STATES = 100_000
 
-# lark's common.lark uses a lookbehind for escaped strings; these equivalents need none.
-_EQUIVALENT_PATTERNS = {
-    r'".*?(?<!\\\\)(\\\\\\\\)*?"': r'"(?:[^"\\\n]|\\[^\n])*"',
-    r".*?(?<!\\\\)(\\\\\\\\)*?": r"(?:[^\\\n]|\\[^\n])*",
-}
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,7 @@ class Lexicon:
     accept: np.ndarray  # uint64 [n_states, n_words]
     extend: np.ndarray  # uint64 [n_states, n_words]
     ignore: np.ndarray  # uint64 [n_words]: terminals dropped between tokens (%ignore)
+    swallows: np.ndarray  # bool [n_terminals, n_terminals]: see `_swallows`
 
     @property
     def n_words(self) -> int:
@@ -75,7 +74,10 @@ class Lexicon:
                 ignore[i // 64] |= np.uint64(1) << np.uint64(i % 64)
         transitions, components = _product(dfas)
         live, accept, extend = _bitsets(dfas, components, transitions, n_words)
-        return cls(names, transitions, live, accept, extend, ignore)
+        return cls(names, transitions, live, accept, extend, ignore, _swallows(dfas))
+
+    def is_ignored(self, terminal: int) -> bool:
+        return bool((self.ignore[terminal // 64] >> np.uint64(terminal % 64)) & np.uint64(1))
 
 
 def _terminal_dfa(terminal) -> ByteDFA:
@@ -83,10 +85,45 @@ def _terminal_dfa(terminal) -> ByteDFA:
     try:
         if isinstance(pattern, PatternStr):
             return literal_byte_dfa(pattern.value, pattern.flags)
-        value = _EQUIVALENT_PATTERNS.get(pattern.value, pattern.value)
-        return regex_byte_dfa(value, pattern.flags)
+        dfa = regex_byte_dfa(pattern.value, pattern.flags)
+        # lark's lexer stops a lazy pattern (".*?" in ESCAPED_STRING, C_COMMENT) at its first
+        # possible end: keep only the matches that have no shorter match as a prefix.
+        return dfa.prefix_free() if _has_lazy_repeat(pattern.value) else dfa
     except UnsupportedRegexError as e:
         raise UnsupportedRegexError(f"terminal {terminal.name}: {e}") from None
+
+
+def _has_lazy_repeat(pattern: str) -> bool:
+    def walk(items) -> bool:
+        for op, arg in items:
+            if op == sre_constants.MIN_REPEAT:
+                return True
+            for sub in arg if isinstance(arg, (list, tuple)) else ():
+                if isinstance(sub, sre_parser.SubPattern) and walk(sub):
+                    return True
+                if isinstance(sub, (list, tuple)) and any(
+                    isinstance(x, sre_parser.SubPattern) and walk(x) for x in sub
+                ):
+                    return True
+        return False
+
+    return walk(sre_parser.parse(pattern))
+
+
+def _swallows(dfas: list[ByteDFA]) -> np.ndarray:
+    """``[a, b]`` is True when terminal b can never come right after terminal a: every byte that
+    starts b extends every complete match of a, and lexing is greedy."""
+    n = len(dfas)
+    out = np.zeros((n, n), dtype=bool)
+    for a, da in enumerate(dfas):
+        final = da.transitions[da.accepting]  # rows of a's complete matches
+        if not len(final):
+            continue
+        extends_all = (final >= 0).all(axis=0)  # bytes that extend every complete match of a
+        for b, db in enumerate(dfas):
+            first = np.flatnonzero(db.transitions[0] >= 0)
+            out[a, b] = len(first) > 0 and bool(extends_all[first].all())
+    return out
 
 
 def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:

@@ -20,27 +20,34 @@ Pipeline
 3. The code-point space is cut into *atoms* (classes of code points that no set in the pattern
    tells apart); subset construction over atoms, then Hopcroft minimisation (character level).
 4. Each character transition becomes UTF-8 byte-range sequences (the range-splitting scheme of
-   Rust's ``regex-syntax`` ``utf8`` module, reimplemented), merged into a deterministic byte trie per
-   state with shared suffixes; Hopcroft minimisation again over byte classes; states renumbered in
-   BFS order from the start (state 0).
+   Rust's ``regex-syntax`` ``utf8`` module, reimplemented), merged into one deterministic byte trie
+   per state and hash-consed bottom-up, which keeps the result minimal. States are numbered in BFS
+   order from the start (state 0), successors in byte order: a canonical form, so two patterns
+   with the same language give identical arrays.
 
 Semantics (relative to ``re.fullmatch`` on ``str``)
 --------------------------------------------------
 * ``\\d \\w \\s`` (and negations), ``.``, ``[...]``, case-insensitive matching (``i``, including the
   Kelvin sign, long s, ``ß``/``ẞ`` and the other special cases, and ``(?a)`` ASCII-only folding) are
   computed from ``re``/``_sre`` of the running interpreter, so they agree with it exactly.
-* Lazy and greedy quantifiers are the same thing for a full match.
-* ``^``/``\\A`` where nothing can have been consumed, and ``$``/``\\Z`` where nothing can follow, are
-  accepted as no-ops (they always hold in a full match of the token). Anywhere else an anchor raises
-  ``UnsupportedRegexError`` ("anchor in the middle"): in a lexer it depends on text outside the token.
-* Lookbehind ``(?<=X)``/``(?<!X)`` is supported, exactly, where it can only inspect characters of the
-  token itself (at least ``width(X)`` characters always precede it), e.g. lark's ESCAPED_STRING
+* Lazy and greedy quantifiers are the same thing for a full match. (A lexer is not a full match:
+  lark's ``re.match`` stops lazy patterns at the first possible end, so the full-match language of
+  e.g. ESCAPED_STRING also holds ``"a" "b"``. ``ByteDFA.prefix_free()`` gives the first-end
+  language, which for ESCAPED_STRING and C_COMMENT is exactly what lark's lexer can produce.)
+* ``^``/``\\A`` where nothing can have been consumed, and ``$``/``\\Z`` where nothing can follow,
+  are accepted as no-ops (they always hold in a full match of the token). Anywhere else an anchor
+  raises ``UnsupportedRegexError`` ("anchor in the middle"): in a lexer it depends on text outside
+  the token. (In a lexer a leading ``^`` also depends on the position; it is taken as satisfied.)
+* Lookbehind ``(?<=X)``/``(?<!X)`` is supported, exactly, where it can only inspect characters of
+  the token itself (at least ``width(X)`` characters always precede it), e.g. lark's ESCAPED_STRING
   ``".*?(?<!\\\\)(\\\\\\\\)*?"``. A lookbehind that may look before the token start raises.
-* Lookahead, backreferences, conditional groups, atomic groups, possessive quantifiers, ``\\b``/``\\B``
-  and the LOCALE flag raise ``UnsupportedRegexError`` naming the feature and the pattern.
+* Lookahead, backreferences, conditional groups, atomic groups, possessive quantifiers,
+  ``\\b``/``\\B`` and the LOCALE flag raise ``UnsupportedRegexError`` naming the feature and the
+  pattern. (A lookahead can look past the end of the token, e.g. python.lark's DEC_NUMBER
+  ``0(?:_?0)*(?![1-9])``, which a DFA of the token alone cannot express.)
 * Lone surrogates can never match (they have no UTF-8 encoding).
-* A pattern whose language is empty (e.g. ``[^\\s\\S]``) gives the single-state DFA with no accepting
-  state: the only case where state 0 cannot reach acceptance.
+* A pattern whose language is empty (e.g. ``[^\\s\\S]``) gives the single-state DFA with no
+  accepting state: the only case where state 0 cannot reach acceptance.
 """
 
 from __future__ import annotations
@@ -132,6 +139,22 @@ class ByteDFA:
     def _nonempty(self) -> bool:
         return bool(self.accepting.any())
 
+    def prefix_free(self) -> "ByteDFA":
+        """The matches that have no proper prefix which is also a match (transitions out of
+        accepting states removed; trimmed and minimised).
+
+        This is what a lexer that stops at the first possible end sees, e.g. lark's
+        ``re.match`` on ``".*?(?<!\\\\)(\\\\\\\\)*?"`` (ESCAPED_STRING) or ``/\\*(.|\\n)*?\\*/``
+        (C_COMMENT): the full-match language of those lazy patterns also holds ``"a" "b"``-like
+        strings that a longest-match lexer would swallow.
+        """
+        t = np.array(self.transitions)
+        t[self.accepting] = -1
+        table, acc = _minimize(t, self.accepting)
+        if table.shape[0] == 0:
+            return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
+        return ByteDFA(table, acc)
+
     def __repr__(self) -> str:
         return f"ByteDFA(n_states={self.n_states}, n_accepting={int(self.accepting.sum())})"
 
@@ -139,7 +162,7 @@ class ByteDFA:
 def regex_byte_dfa(
     pattern: str, flags: Iterable[str] = (), *, max_states: int = DEFAULT_MAX_STATES
 ) -> ByteDFA:
-    """The byte DFA of ``re.fullmatch(pattern, ·, flags)``; ``flags`` are lark's letters (i m s x u l a).
+    """The byte DFA of ``re.fullmatch(pattern, ·, flags)``; ``flags``: lark's letters (i m s x u a).
 
     Raises ``UnsupportedRegexError`` (a ``ValueError``) for features that a DFA of the token alone
     cannot express, for invalid patterns, and when the DFA would exceed ``max_states`` states.
@@ -187,7 +210,7 @@ def _regex_byte_dfa_cached(pattern: str, flags: frozenset, max_states: int) -> B
     bits = 0
     for f in flags:
         if f == "l":
-            raise UnsupportedRegexError(f"unsupported regex feature: LOCALE flag in pattern {pattern!r}")
+            raise _unsupported("LOCALE flag", pattern)
         if f not in _FLAG_BITS:
             raise UnsupportedRegexError(f"unsupported regex flag {f!r} in pattern {pattern!r}")
         bits |= _FLAG_BITS[f]
@@ -196,13 +219,18 @@ def _regex_byte_dfa_cached(pattern: str, flags: frozenset, max_states: int) -> B
     except (re.error, ValueError, OverflowError, RecursionError) as e:
         raise UnsupportedRegexError(f"invalid regular expression {pattern!r}: {e}") from None
     if parsed.state.flags & re.LOCALE:
-        raise UnsupportedRegexError(f"unsupported regex feature: LOCALE flag in pattern {pattern!r}")
+        raise _unsupported("LOCALE flag", pattern)
     return _compile(pattern, parsed, max_states)
+
+
+def _unsupported(feature: str, pattern: str) -> UnsupportedRegexError:
+    return UnsupportedRegexError(f"unsupported regex feature: {feature} in pattern {pattern!r}")
 
 
 def _too_large(pattern: str, what: str, n: int, max_states: int) -> UnsupportedRegexError:
     return UnsupportedRegexError(
-        f"byte DFA of pattern {pattern!r} is too large ({what}: {n} states; max_states={max_states})"
+        f"byte DFA of pattern {pattern!r} is too large "
+        f"({what}: {n} states; max_states={max_states})"
     )
 
 
@@ -269,7 +297,7 @@ def _all_chars() -> str:
 
 @functools.cache
 def _unicode_category(letter: str) -> tuple[tuple[int, int], ...]:
-    """``\\d``, ``\\s`` or ``\\w`` under Python's Unicode rules, as intervals (computed with ``re``)."""
+    """``\\d``, ``\\s`` or ``\\w`` under Python's Unicode rules, as intervals (found by ``re``)."""
     return _clip((m.start(), m.end() - 1) for m in re.finditer(rf"\{letter}+", _all_chars()))
 
 
@@ -299,8 +327,9 @@ class _CaseTables:
     """``re``'s case-insensitive equivalence (str patterns, Unicode mode).
 
     ``re`` matches ``x`` against a cased literal ``c`` iff ``lower(x)`` is in
-    ``{lower(c)} | EXTRA_CASES[lower(c)]`` (``lower`` = ``_sre.unicode_tolower``). The code points for
-    which this relation is not the identity (``nontrivial``) fall into classes, ``class_of``.
+    ``{lower(c)} | EXTRA_CASES[lower(c)]`` (``lower`` = ``_sre.unicode_tolower``). The code points
+    for which this relation is not the identity (``nontrivial``) fall into classes, ``class_of``.
+    Only 256-blocks where ``str.lower``/``str.upper`` change something are scanned.
     """
 
     def __init__(self):
@@ -483,9 +512,7 @@ class _NFA:
         self.max_states = max_states
 
     def unsupported(self, feature: str) -> UnsupportedRegexError:
-        return UnsupportedRegexError(
-            f"unsupported regex feature: {feature} in pattern {self.pattern!r}"
-        )
+        return _unsupported(feature, self.pattern)
 
     def state(self) -> int:
         n = len(self.eps)
@@ -553,7 +580,7 @@ class _NFA:
     # construction -----------------------------------------------------------------------------
 
     def seq(self, items, start: int, flags: int, ctx: _Ctx) -> int:
-        """Builds ``items`` from ``start``; returns the end state. Never adds edges into ``start``."""
+        """Builds ``items`` from ``start``; returns the end state. Adds no edge into ``start``."""
         items = list(items)
         widths = [self.width(it) for it in items]
         suffix_max = [0] * (len(items) + 1)
@@ -590,11 +617,13 @@ class _NFA:
             if av in _BEGIN:
                 if ctx.max_before == 0:
                     return start
-                raise self.unsupported(f"anchor in the middle ({'^' if av is _C.AT_BEGINNING else chr(92) + 'A'})")
+                name = "^" if av is _C.AT_BEGINNING else "\\A"
+                raise self.unsupported(f"anchor in the middle ({name})")
             if av in _END:
                 if ctx.max_after == 0:
                     return start
-                raise self.unsupported(f"anchor in the middle ({'$' if av is _C.AT_END else chr(92) + 'Z'})")
+                name = "$" if av is _C.AT_END else "\\Z"
+                raise self.unsupported(f"anchor in the middle ({name})")
             if av is _C.AT_BOUNDARY:
                 raise self.unsupported("word boundary anchor \\b")
             if av is _C.AT_NON_BOUNDARY:
@@ -604,7 +633,8 @@ class _NFA:
             direction, body = av
             negated = op is _C.ASSERT_NOT
             if direction == 1:
-                raise self.unsupported("negative lookahead (?!...)" if negated else "lookahead (?=...)")
+                name = "negative lookahead (?!...)" if negated else "lookahead (?=...)"
+                raise self.unsupported(name)
             name = "negative lookbehind (?<!...)" if negated else "lookbehind (?<=...)"
             return self.lookbehind(name, body, negated, start, flags, ctx)
         if op is _C.GROUPREF:
@@ -921,7 +951,7 @@ def _utf8_sequences(lo: int, hi: int) -> list[tuple[tuple[int, int], ...]]:
     return out
 
 
-def _expand_bytes(table: np.ndarray, accepting: np.ndarray, atom_ivs, pattern: str, max_states: int):
+def _expand_bytes(table, accepting, atom_ivs, pattern: str, max_states: int):
     """Minimal character DFA (over atoms) -> minimal byte DFA.
 
     Each character state gets a deterministic byte trie of the UTF-8 sequences of its transitions.

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q tests "$@"
+# Without path arguments pytest runs testpaths (tests/, see pyproject.toml).
+exec .venv/bin/python -m pytest -q "$@"

@@ -299,3 +299,19 @@ def test_empty_mask_is_an_error_not_a_silent_row():
     m.advance(0)  # now only "b" may follow, and no token spells it
     with pytest.raises(EmptyMaskError, match="'a'"):
         m.fill_bitmask(allocate_token_bitmask(1, 2))
+
+
+def test_lazy_terminal_stops_at_its_first_end_like_lark():
+    grammar = Grammar.from_lark('start: COMMENT "x"\nCOMMENT: /\\/\\*(.|\\n)*?\\*\\//\n')
+    m = GrammarMatcher(compile_grammar(grammar, byte_vocab(), use_disk_cache=False))
+    walk(m, b"/* a */")
+    assert allowed_bytes_of(m) == {b"x"}  # the comment ended at the first */
+
+
+def test_terminal_swallowed_by_greedy_lexing_is_refused_with_names():
+    with pytest.raises(EmptyLanguageError, match=r"(?s)after terminal NAME only NAME.*separator"):
+        compile_text('start: "#" NAME NAME | "."\nNAME: /[a-z]+/\n')
+    # the same two names with whitespace between them are fine
+    m = GrammarMatcher(compile_text('start: NAME NAME\nNAME: /[a-z]+/\n%ignore " "\n'))
+    walk(m, b"ab cd")
+    assert m.is_accepting()
