@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +32,17 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     LIBRARY_VERSION = "0+unknown"
 
 FORMAT = 1  # bump when the compiled layout changes
+
+
+def _engine_digest() -> str:
+    """A hash of the engine's own source: a cached compiled grammar from other code is not used."""
+    h = hashlib.sha256(f"{FORMAT}\x00{LIBRARY_VERSION}".encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+ENGINE_DIGEST = _engine_digest()
 MAX_LEXEME_MASKS = 4096  # cached stack-independent mask parts per compiled grammar (~6 KB each)
 
 
@@ -206,7 +218,7 @@ def compile_grammar(grammar: Grammar, vocab: Vocabulary, *, use_disk_cache: bool
     and :class:`EmptyLanguageError` when no string of the grammar can be produced.
     """
     key = hashlib.sha256(
-        f"{FORMAT}\x00{LIBRARY_VERSION}\x00{grammar.digest}\x00{vocab.fingerprint}".encode()
+        f"{ENGINE_DIGEST}\x00{grammar.digest}\x00{vocab.fingerprint}".encode()
     ).hexdigest()[:40]
     with _lock:
         hit = _memory_cache.get(key)
@@ -229,7 +241,7 @@ def token_trie(vocab: Vocabulary, *, use_disk_cache: bool = True) -> TokenTrie:
         hit = _trie_cache.get(vocab.fingerprint)
     if hit is not None:
         return hit
-    path = cache_root() / "tries" / f"{vocab.fingerprint}-{FORMAT}.pkl"
+    path = cache_root() / "tries" / f"{vocab.fingerprint}-{ENGINE_DIGEST}.pkl"
     trie = load_pickle(path) if use_disk_cache else None
     if not isinstance(trie, TokenTrie):
         trie = TokenTrie.from_vocabulary(vocab)
