@@ -7,6 +7,8 @@ one processor can serve many ``generate`` calls.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 from transformers import LogitsProcessor
@@ -16,6 +18,7 @@ from grammars import (
     Grammar,
     GrammarMatcher,
     TokenRejectedError,
+    Vocabulary,
     allocate_token_bitmask,
     apply_token_bitmask_inplace,
     compile_grammar,
@@ -31,13 +34,27 @@ def compile_for_tokenizer(grammar: Grammar | str, tokenizer, *, model=None) -> C
     HF tokenizer; ``model`` (optional) supplies the logits width and generation-config EOS ids."""
     if isinstance(grammar, str):
         grammar = Grammar.load(grammar)
+    return compile_grammar(grammar, vocabulary_for(tokenizer, model))
+
+
+_vocabularies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def vocabulary_for(tokenizer, model=None) -> Vocabulary:
+    """The tokenizer's :class:`Vocabulary` (logits width and EOS ids from ``model`` if given),
+    computed once per tokenizer object."""
     width = None
     gen_config = None
     if model is not None:
         width = max(int(model.config.vocab_size), len(tokenizer))
         gen_config = getattr(model, "generation_config", None)
-    vocab = vocabulary_from_hf(tokenizer, logits_width=width, generation_config=gen_config)
-    return compile_grammar(grammar, vocab)
+    eos = getattr(gen_config, "eos_token_id", None)
+    key = (width, tuple(eos) if isinstance(eos, list) else eos, len(tokenizer))
+    per_tokenizer = _vocabularies.setdefault(tokenizer, {})
+    if key not in per_tokenizer:
+        per_tokenizer[key] = vocabulary_from_hf(tokenizer, logits_width=width,
+                                                generation_config=gen_config)
+    return per_tokenizer[key]
 
 
 def apply_bitmask(scores: torch.Tensor, bitmask: np.ndarray, rows: list[int]) -> None:

@@ -66,7 +66,7 @@ class Lexicon:
         )
         names = tuple(t.name for t in terminals)
         dfas = [_terminal_dfa(t) for t in terminals]
-        ignored = set(parser.ignore_tokens)
+        ignored = set(parser.lexer_conf.ignore)
         n_words = max(1, (len(terminals) + 63) // 64)
         ignore = np.zeros(n_words, dtype=np.uint64)
         for i, name in enumerate(names):
