@@ -21,7 +21,7 @@ class TokenTrie:
     Example:
         >>> trie = TokenTrie.from_vocabulary(Vocabulary([b"a", b"ab", b"b", None]))
         >>> trie.node_byte.tolist(), trie.subtree_end.tolist()
-        [[0, 97, 98, 98], [4, 3, 3, 4]]
+        ([0, 97, 98, 98], [4, 3, 3, 4])
     """
 
     node_byte: np.ndarray  # uint8 [n_nodes]
