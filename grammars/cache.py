@@ -15,12 +15,7 @@ from typing import Any
 
 
 def cache_root() -> Path:
-    """The library's cache folder (not created).
-
-    Example:
-        >>> cache_root()  # doctest: +SKIP
-        PosixPath('/root/.cache/guided-decoding')
-    """
+    """The library's cache folder (not created), e.g. ``~/.cache/guided-decoding``."""
     override = os.environ.get("GUIDED_DECODING_CACHE")
     if override:
         return Path(override).expanduser()
