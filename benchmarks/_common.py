@@ -67,7 +67,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def rounded(result: dict) -> dict:
-    """The result with floats rounded to 3 significant decimals for the JSON line."""
+    """The result with floats rounded to 3 decimal places, for the JSON line."""
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()}
 
 

@@ -1,14 +1,15 @@
-"""Tokens per second of JSON-constrained greedy ``generate`` against unconstrained, on the test model.
+"""Tokens per second of JSON-constrained greedy ``generate`` against unconstrained (test model).
 
 Both runs use the same chat prompt, greedy decoding and ``min_new_tokens = max_new_tokens = N``, so
 they generate exactly N tokens (end-of-sequence is held back until then; the prompt asks for a long
 JSON document so that the constrained text is still open at N: ``constrained_json_closed_early``
-says otherwise). Torch runs on one thread by default: on this shared 2-core machine a second busy
-process makes two-thread runs vary several-fold, which would drown a sub-millisecond overhead. The constrained run adds
-``GrammarLogitsProcessor`` with the bundled JSON grammar: a new processor per call, as for a new
-request, over one compiled grammar shared by all calls (as a server would). Repetitions alternate
-which run goes first; the numbers are medians. The processor's own time per call is measured by a
-thin timing wrapper, which gives the overhead per token without the noise of two model timings.
+says otherwise). The constrained run adds ``GrammarLogitsProcessor`` with the bundled JSON
+grammar: a new processor per call, as for a new request, over one compiled grammar shared by all
+calls (as a server would). Repetitions alternate which run goes first; the numbers are medians.
+The processor's own time per call is measured by a thin timing wrapper, which gives the overhead
+per token without the noise of two model timings. Torch runs on one thread by default: on this
+shared 2-core machine a second busy process makes two-thread runs vary several-fold, which would
+drown a sub-millisecond overhead.
 
 Usage:
     python benchmarks/generate_overhead.py            # N=64, 5 repetitions
@@ -16,9 +17,9 @@ Usage:
 
 The last line is one JSON object: ``constrained_tps``, ``unconstrained_tps``, ``ratio``
 (constrained / unconstrained), ``ratio_best`` (the same from each run's fastest repetition),
-``overhead_ms_per_token`` (from the two medians),
-``processor_ms_per_token`` / ``processor_mean_ms_per_token`` (the wrapper's median and mean
-over all calls), ``new_tokens``, ``repetitions``, the load.
+``overhead_ms_per_token`` (from the two medians), ``processor_ms_per_token`` /
+``processor_mean_ms_per_token`` (the wrapper's median and mean over all calls), ``new_tokens``,
+``repetitions``, the load.
 """
 
 from __future__ import annotations
@@ -125,7 +126,9 @@ def main() -> int:
         order = ["constrained", "unconstrained"] if rep % 2 == 0 else ["unconstrained",
                                                                           "constrained"]
         for kind in order:
-            timed = TimedProcessor(GrammarLogitsProcessor(compiled)) if kind == "constrained" else None
+            timed = None
+            if kind == "constrained":
+                timed = TimedProcessor(GrammarLogitsProcessor(compiled))
             elapsed, new = generate(model, inputs, n, timed)
             seconds[kind].append(elapsed)
             texts[kind] = tokenizer.decode(new, skip_special_tokens=True)

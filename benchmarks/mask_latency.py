@@ -77,12 +77,14 @@ GRAMMAR_DIR = REPO / "grammars" / "data"
 JSON_DOCS = [
     '{"name": "Ada Lovelace", "born": 1815, "languages": ["en", "fr", "it"], '
     '"notes": {"analytical_engine": true, "score": -12.5e3, "children": null}}',
-    '[\n  {\n    "id": 1,\n    "title": "Widget",\n    "price": 9.99,\n    "tags": ["tools", "metal"]\n'
-    '  },\n  {\n    "id": 2,\n    "title": "Gadget",\n    "price": 24.5,\n    "tags": []\n  }\n]',
+    '[\n  {\n    "id": 1,\n    "title": "Widget",\n    "price": 9.99,\n'
+    '    "tags": ["tools", "metal"]\n  },\n  {\n    "id": 2,\n    "title": "Gadget",\n'
+    '    "price": 24.5,\n    "tags": []\n  }\n]',
     '{"city": "Zürich", "greeting": "こんにちは世界", "emoji": "🎉🚀", "price": "€100", '
     '"mixed": "naïve café — Ωμέγα"}',
-    r'{"path": "C:\\Users\\ada\\file.txt", "quote": "She said \"hi\"", "tab\tkey": "line1\nline2\r\n",'
-    r' "escaped": "\u00e9\u4e2d\uD83D\uDE00", "slash": "a\/b", "ctrl": "\b\f"}',
+    r'{"path": "C:\\Users\\ada\\file.txt", "quote": "She said \"hi\"", '
+    r'"tab\tkey": "line1\nline2\r\n", "escaped": "\u00e9\u4e2d\uD83D\uDE00", "slash": "a\/b", '
+    r'"ctrl": "\b\f"}',
     "[0, -0, 1, -1, 3.14159, 2.5e-3, 6.022E23, 1e+10, 123456789012345678, -0.0001, 0.5E-7, 42]",
     '{"a": {"b": {"c": [[1, [2, [3, {"d": null}]]], []]}}, "e": {}, "f": [[[[[]]]]], '
     '"g": [{"h": [{"i": {"j": false}}]}]}',
@@ -93,7 +95,8 @@ JSON_DOCS = [
     '            "roles": ["admin", "editor"],\n'
     '            "profile": {"bio": "Loves hiking & coffee ☕", "age": 34, "height_m": 1.68}\n'
     '        },\n        "sessions": [\n'
-    '            {"started": "2024-03-01T10:15:00Z", "duration_s": 3600, "ip": "192.168.0.12"},\n'
+    '            {"started": "2024-03-01T10:15:00Z", "duration_s": 3600,\n'
+    '             "ip": "192.168.0.12"},\n'
     '            {"started": "2024-03-02T08:00:00Z", "duration_s": 125.5, "ip": null}\n'
     '        ]\n    },\n    "errors": []\n}',
 ]
@@ -104,9 +107,10 @@ SQL_DOCS = [
     "SELECT DISTINCT c.city FROM customers AS c JOIN orders AS o ON c.id = o.customer_id "
     "WHERE o.total > 100 ORDER BY c.city",
     "select count(*) as n, status from orders group by status order by n desc;",
-    "SELECT p.name, SUM(oi.quantity * oi.price) AS revenue FROM products AS p JOIN order_items AS oi "
-    "ON p.id = oi.product_id GROUP BY p.name ORDER BY revenue DESC LIMIT 5",
-    "SELECT name FROM employees WHERE NOT (salary < 50000 OR department = 'Sales') AND manager_id != 7;",
+    "SELECT p.name, SUM(oi.quantity * oi.price) AS revenue FROM products AS p "
+    "JOIN order_items AS oi ON p.id = oi.product_id GROUP BY p.name ORDER BY revenue DESC LIMIT 5",
+    "SELECT name FROM employees WHERE NOT (salary < 50000 OR department = 'Sales') "
+    "AND manager_id != 7;",
     "SELECT AVG(score) AS avg_score, MAX(score) AS best, MIN(score) AS worst FROM results "
     "WHERE exam_date >= '2024-01-01' AND (grade + bonus) * 2 > 150;",
     "SELECT o.id, o.total / 100 AS dollars, c.email\nFROM orders AS o\n"
@@ -253,6 +257,7 @@ def ours_compile(tk: Tokenizers, grammar: str) -> Any:
 
 
 def ours_engine(compiled: Any) -> Engine:
+    """Our ``GrammarMatcher`` over a compiled grammar."""
     from grammars import GrammarMatcher, TokenRejectedError, allocate_token_bitmask
 
     mask = allocate_token_bitmask(1, compiled.logits_width)
@@ -276,6 +281,7 @@ def llguidance_compile(tk: Tokenizers, grammar: str) -> Any:
 
 
 def llguidance_engine(tk: Tokenizers, compiled: str) -> Engine:
+    """llguidance's ``LLMatcher`` with its numpy bitmask helper."""
     import llguidance.numpy
     from llguidance import LLMatcher
 
@@ -302,6 +308,7 @@ def xgrammar_compile(tk: Tokenizers, grammar: str, builtin: bool) -> Any:
 
 
 def xgrammar_engine(tk: Tokenizers, compiled: Any, name: str) -> Engine:
+    """xgrammar's ``GrammarMatcher`` (its bitmask is a torch tensor; ``bits`` views it)."""
     import xgrammar as xgr
 
     mask = xgr.allocate_token_bitmask(1, tk.width)
@@ -444,6 +451,8 @@ def feed_documents(workloads: list[Workload], passes: int) -> None:
         for w in workloads:
             for d, ids in enumerate(w.docs):
                 live = [e for e in w.engines if w.tracks[e.name].failure is None]
+                if not live:
+                    break
                 k = (p + d) % len(live)
                 for engine in live[k:] + live[:k]:
                     track = w.tracks[engine.name]
@@ -523,8 +532,7 @@ def workload_result(w: Workload) -> dict[str, Any]:
         out[f"{prefix}{name}_mean_us"] = later["mean"] if ok else None
         out[f"{prefix}{name}_first_pass_p50_us"] = first["p50"] if ok else None
         out[f"{prefix}{name}_first_pass_p99_us"] = first["p99"] if ok else None
-        out[f"{prefix}{name}_advance_p50_us"] = (
-            percentiles_us(track.advance or track.first_advance)["p50"] if ok else None)
+        out[f"{prefix}{name}_advance_p50_us"] = percentiles_us(track.advance)["p50"] if ok else None
         if not ok:
             out[f"{prefix}{name}_failure"] = track.failure
     for peer in PEERS:
@@ -613,6 +621,8 @@ def main() -> int:
         probe_compile(args.probe_compile)
         return 0
     passes = args.passes or (2 if args.quick else 5)
+    if passes < 2:
+        raise SystemExit("--passes must be at least 2 (pass 1 is reported apart)")
     n_docs = 3 if args.quick else len(JSON_DOCS)
     compile_repeats = 3 if args.quick else 7
     load_start = print_load("start")

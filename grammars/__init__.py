@@ -5,7 +5,7 @@
 Knows nothing of models: a :class:`Vocabulary` (token id -> bytes) is all it needs.
 """
 
-from .compiler import CompiledGrammar, compile_grammar, token_trie
+from .compiler import CompiledGrammar, compile_grammar, compile_kernels, token_trie
 from .errors import (
     EmptyLanguageError,
     EmptyMaskError,
@@ -44,5 +44,6 @@ __all__ = [
     "bundled_grammar_description",
     "bundled_grammar_names",
     "compile_grammar",
+    "compile_kernels",
     "token_trie",
 ]

@@ -44,6 +44,10 @@ def _engine_digest() -> str:
 
 ENGINE_DIGEST = _engine_digest()
 MAX_LEXEME_MASKS = 4096  # cached stack-independent mask parts per compiled grammar (~6 KB each)
+MAX_STATE_MASKS = 4096  # cached whole masks per compiled grammar, by matcher state (~6 KB each)
+
+
+_MISSING = object()
 
 
 class LexemeMask(NamedTuple):
@@ -114,7 +118,7 @@ class CompiledGrammar:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for transient in ("_local", "_lexeme_masks", "_initial_step"):
+        for transient in ("_local", "_lexeme_masks", "_state_masks", "_initial_step"):
             state.pop(transient, None)
         return state
 
@@ -198,6 +202,38 @@ class CompiledGrammar:
             cache.clear()
         cache[key] = entry
         return entry
+
+    def state_mask(self, stack: np.ndarray, q: int, acc: np.ndarray) -> np.ndarray | None:
+        """The allowed-token mask (uint32 words, read-only) of a matcher state, or None if no
+        token is allowed although the state is not finished. Cached by state: a sequence stays in
+        the same state for many tokens (inside a string, say), and so do concurrent requests."""
+        key = (q, stack.tobytes())
+        cache = self.__dict__.setdefault("_state_masks", {})
+        hit = cache.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        lexeme = self.lexeme_mask(q, acc)
+        trie, lx, pt = self.trie, self.lexicon, self.tables
+        out = np.empty(self.bitmask_words, dtype=np.uint32)
+        while True:
+            np.copyto(out, lexeme.mask)
+            scratch = self.scratch()
+            end = kernels.fill_mask(stack, q, lexeme.boundary_node, lexeme.boundary_q,
+                                    trie.max_depth, trie.node_byte, trie.node_depth,
+                                    trie.subtree_end, trie.token_start, trie.token_ids,
+                                    self.eos_token_ids, lx.transitions, lx.live, lx.accept,
+                                    lx.extend, pt.action, pt.rule_len, pt.rule_lhs, pt.end_state,
+                                    pt.end_symbol, lx.ignore, len(lx.names), *scratch.pools(), out)
+            if end != kernels.OVERFLOW:
+                break
+            scratch.grow()
+        result = out if end == 1 or out.any() else None
+        if result is not None:
+            result.flags.writeable = False
+        if len(cache) >= MAX_STATE_MASKS:
+            cache.clear()
+        cache[key] = result
+        return result
 
     def scratch(self) -> _Scratch:
         s = getattr(self._local, "scratch", None)
@@ -347,3 +383,24 @@ def _check_language_not_empty(compiled: CompiledGrammar, grammar: Grammar) -> No
             f"{grammar.source}: the grammar's language is empty: no string can start from rule "
             f"{grammar.start!r} (check for rules that only derive themselves)"
         )
+
+
+def compile_kernels() -> None:
+    """Compile (or load from Numba's on-disk cache) every kernel by running a tiny grammar once.
+
+    ``scripts/setup.sh`` calls this, so a user's first grammar compile does not pay for Numba's
+    JIT (several seconds on two cores). Example:
+
+        >>> compile_kernels()
+    """
+    from .matcher import GrammarMatcher
+
+    vocab = Vocabulary([b"a", b"b", b"ab", None], eos_token_ids=(3,))
+    matcher = GrammarMatcher(
+        compile_grammar(Grammar.from_lark('start: "a" "b"*\n%ignore " "'), vocab,
+                        use_disk_cache=False)
+    )
+    matcher.advance(0)
+    matcher.allowed_token_ids()
+    matcher.is_accepting()
+    matcher.allowed_bytes()

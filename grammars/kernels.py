@@ -299,6 +299,7 @@ def lexeme_walk(q, acc, max_depth, node_byte, node_depth, subtree_end, token_sta
     where a walk ends a terminal the parser must take, with the lexer state before each node.
     Returns the number of boundary nodes, or OVERFLOW if the lists are too short."""
     acc2 = acc.reshape(1, acc.shape[0])
+    single_word = acc.shape[0] == 1
     memo_t = np.zeros((1, 1), dtype=np.int32)
     memo_c = np.zeros((1, 1), dtype=np.int32)
     memo_n = np.zeros(1, dtype=np.int32)  # knows nothing: every parser decision is UNKNOWN
@@ -310,6 +311,16 @@ def lexeme_walk(q, acc, max_depth, node_byte, node_depth, subtree_end, token_sta
     while i < n_nodes:
         d = node_depth[i]
         qp = qs[d - 1]
+        q2 = transitions[qp, node_byte[i]]
+        if single_word and q2 >= 0:  # the common case, written out: the byte extends the terminal
+            a = acc[0]
+            if live[q2, 0] & a and (not accept[q2, 0] & a or extend[q2, 0] & a):
+                qs[d] = q2
+                for k in range(token_start[i], token_start[i + 1]):
+                    tok = token_ids[k]
+                    out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+                i += 1
+                continue
         q2, c2 = _quick_step(qp, 0, node_byte[i], transitions, live, accept, extend, acc2, ignore,
                              memo_t, memo_c, memo_n)
         if c2 == 0:
@@ -343,6 +354,7 @@ def fill_mask(S0, q, boundary_node, boundary_q, max_depth, node_byte, node_depth
         return OVERFLOW
     qs = np.empty(max_depth + 1, dtype=np.int32)
     cs = np.empty(max_depth + 1, dtype=np.int32)
+    single_word = live.shape[1] == 1
     for b in range(boundary_node.shape[0]):
         start = boundary_node[b]
         stop = subtree_end[start]
@@ -353,6 +365,17 @@ def fill_mask(S0, q, boundary_node, boundary_q, max_depth, node_byte, node_depth
             d = node_depth[i]
             qp = qs[d - 1]
             c = cs[d - 1]
+            q2 = transitions[qp, node_byte[i]]
+            if single_word and q2 >= 0:  # written out: the byte extends the unfinished terminal
+                a = pool_acc[c, 0]
+                if live[q2, 0] & a and (not accept[q2, 0] & a or extend[q2, 0] & a):
+                    qs[d] = q2
+                    cs[d] = c
+                    for k in range(token_start[i], token_start[i + 1]):
+                        tok = token_ids[k]
+                        out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+                    i += 1
+                    continue
             q2, c2 = _quick_step(qp, c, node_byte[i], transitions, live, accept, extend, pool_acc,
                                  ignore, memo_t, memo_c, memo_n)
             if c2 == UNKNOWN:

@@ -108,25 +108,13 @@ class GrammarMatcher:
                 out[tok >> 5] |= np.uint32(1 << (tok & 31))
             return
         stack, q, _, acc = self._history[-1]
-        lexeme = cg.lexeme_mask(q, acc)
-        trie, lx, pt = cg.trie, cg.lexicon, cg.tables
-        while True:
-            np.copyto(out, lexeme.mask)
-            scratch = cg.scratch()
-            end = kernels.fill_mask(stack, q, lexeme.boundary_node, lexeme.boundary_q,
-                                    trie.max_depth, trie.node_byte, trie.node_depth, trie.subtree_end,
-                                    trie.token_start, trie.token_ids, cg.eos_token_ids,
-                                    lx.transitions, lx.live, lx.accept, lx.extend, pt.action,
-                                    pt.rule_len, pt.rule_lhs, pt.end_state, pt.end_symbol,
-                                    lx.ignore, len(lx.names), *scratch.pools(), out)
-            if end != kernels.OVERFLOW:
-                break
-            scratch.grow()
-        if end == 0 and not out.any():
+        mask = cg.state_mask(stack, q, acc)
+        if mask is None:
             raise EmptyMaskError(
                 f"no token is allowed after {self.text()!r} (parser stack {stack.tolist()}, lexer "
                 f"state {q}) although the grammar is not finished; please report this grammar"
             )
+        np.copyto(out, mask)
 
     def allowed_token_ids(self) -> np.ndarray:
         """The allowed token ids as an array (convenience; ``fill_bitmask`` is the fast path)."""
