@@ -1,0 +1,876 @@
+"""The command line: ``guided-decoding`` (also ``python -m decoding``).
+
+Subcommands:
+
+* ``generate``: generate text with a Hugging Face model (default: the bundled test model), under a
+  grammar (``--grammar``), a regular expression (``--regex``) or unconstrained;
+* ``check``: say whether a text belongs to a grammar's language, and where it goes wrong (no model);
+* ``grammars``: list the bundled grammars (or print one).
+
+Exit status: 0 on success, 1 on a failed constraint or a failed run (a grammar error, a text the
+grammar rejects, an output cut before it was complete), 2 on bad usage.
+
+Example:
+    $ guided-decoding generate --grammar json --chat --prompt "A cat as JSON."
+    $ guided-decoding check --grammar json '{"name": "Tom", "age": 3}'
+    $ guided-decoding grammars
+
+Heavy imports (torch, transformers, the grammar engine) happen inside the subcommands, so ``--help``
+and bad usage answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grammars import Grammar
+
+PROG = "guided-decoding"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ALIGNED_SAMPLERS = ("asap", "exact")  # grammar-aligned sampling: not implemented yet
+
+
+class CliError(Exception):
+    """A failure reported as a message (no traceback unless --debug); ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --------------------------------------------------------------------------------------------------
+# the parser
+
+_MAIN_EPILOG = f"""\
+examples:
+  {PROG} generate --grammar json --chat --prompt "Describe a cat as JSON."
+  {PROG} generate --regex '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}' --chat --prompt "When did Apollo 11 land?"
+  {PROG} check --grammar json '{{"name": "Tom", "age": 3}}'
+  {PROG} grammars
+
+exit status: 0 success, 1 failed constraint or failed run, 2 bad usage.
+"""
+
+_GENERATE_EPILOG = f"""\
+examples:
+  {PROG} generate --grammar json --chat --prompt "Describe a cat as JSON with a name and an age."
+  {PROG} generate --grammar my.lark --prompts questions.txt --jsonl > answers.jsonl
+  echo "Is 'I love it' positive?" | {PROG} generate --grammar choices --chat
+  {PROG} generate --grammar choices --chat --sampler constrained -n 5 --seed 0 --prompt "..."
+
+prompts: --prompt (repeatable), --prompts FILE (one per line; JSON lines with a "prompt" field
+when the name ends with .jsonl; - is stdin), or stdin (one per line) when neither is given.
+
+output: plain text (one sample after the other, separated by a blank line; streamed as it is
+generated for a single prompt and sample), or with --jsonl one JSON object per sample:
+  prompt     the prompt
+  text       the generated text (special tokens left out)
+  tokens     the number of generated tokens (the end-of-sequence token included)
+  logprob    the sum of the log-probabilities of the generated tokens (end-of-sequence included)
+             under the model's own, unconstrained distribution: log-softmax of the raw logits
+             from generate(output_logits=True), before the grammar mask and the temperature
+  seconds    time spent in generate for this sample
+  finished   whether the text ended with an end-of-sequence token
+  valid      constrained runs: whether lark parses the text with the grammar; else null
+
+A constrained output cut by --max-new-tokens before it is complete is a failed constraint: a
+warning on stderr, and exit status 1 once all samples are written.
+"""
+
+_CHECK_EPILOG = f"""\
+examples:
+  {PROG} check --grammar json '{{"name": "Tom", "age": 3}}'
+  {PROG} check --grammar sql - < query.sql
+  printf '1969-07-20' | {PROG} check --regex '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'
+
+The text is taken as it is, as UTF-8 (a trailing newline from `echo` is part of it: use printf).
+On failure it names the line and column of the first character the grammar rejects (or says
+that the text ends too early) and what the grammar expects there. Needs no model.
+"""
+
+_GRAMMARS_EPILOG = f"""\
+examples:
+  {PROG} grammars            # one line per bundled grammar
+  {PROG} grammars json       # the Lark text of one of them
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number, got {text} (for argmax decoding use --sampler greedy)")
+    return value
+
+
+def _add_constraint(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--grammar", metavar="FILE|NAME",
+                       help="a .lark file, or the name of a bundled grammar (see `grammars`)")
+    group.add_argument("--regex", metavar="PATTERN",
+                       help="a Python regular expression the whole text must match")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the command line (``main`` runs it)."""
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show Python tracebacks of errors")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Grammar-constrained decoding for Hugging Face models, from the command line.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show Python tracebacks of errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    gen = sub.add_parser(
+        "generate", parents=[debug], formatter_class=_Formatter, epilog=_GENERATE_EPILOG,
+        help="generate text, under a grammar or a regex, or unconstrained",
+        description="Generate text with a Hugging Face model, under a grammar or a regular\n"
+                    "expression (at most one of them; neither means unconstrained).",
+    )
+    gen.add_argument("--model", default="test", metavar="PATH",
+                     help="a Hugging Face model folder, or `test` for the bundled test model "
+                          "SmolLM2-135M-Instruct (default: test)")
+    _add_constraint(gen, required=False)
+    gen.add_argument("--prompt", action="append", metavar="TEXT",
+                     help="a prompt (repeatable)")
+    gen.add_argument("--prompts", metavar="FILE",
+                     help="prompts, one per line (JSON lines with a \"prompt\" field if FILE ends "
+                          "with .jsonl; - reads stdin)")
+    gen.add_argument("--chat", action="store_true",
+                     help="wrap each prompt as a user message in the tokenizer's chat template")
+    gen.add_argument("--sampler", default="greedy",
+                     choices=("greedy", "constrained", *ALIGNED_SAMPLERS),
+                     help="greedy: argmax (under the grammar if any); constrained: sampling at "
+                          "--temperature under the grammar; asap, exact: grammar-aligned sampling "
+                          "(not yet available) (default: greedy)")
+    gen.add_argument("-n", "--num-samples", type=_positive_int, default=1, metavar="N",
+                     help="samples per prompt (default: 1)")
+    gen.add_argument("--max-new-tokens", type=_positive_int, default=128, metavar="N",
+                     help="at most this many generated tokens per sample (default: 128)")
+    gen.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
+                     help="sampling temperature of --sampler constrained (default: 1.0)")
+    gen.add_argument("--seed", type=int, metavar="N",
+                     help="seed of the random generators (reproducible sampling)")
+    gen.add_argument("--jsonl", action="store_true",
+                     help="one JSON object per sample (fields below) instead of plain text")
+    gen.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                     help="weights' dtype (default: float32)")
+    gen.add_argument("--device", default="cpu",
+                     help="torch device, e.g. cpu or cuda (default: cpu)")
+    gen.set_defaults(func=cmd_generate)
+
+    check = sub.add_parser(
+        "check", parents=[debug], formatter_class=_Formatter, epilog=_CHECK_EPILOG,
+        help="check that a text belongs to a grammar's language",
+        description="Check that a text belongs to the language of a grammar (or a regex);\n"
+                    "exit status 0 if it does, 1 if not.",
+    )
+    _add_constraint(check, required=True)
+    check.add_argument("text", nargs="?", default="-", metavar="TEXT|-",
+                       help="the text; - or nothing reads it from stdin")
+    check.add_argument("-q", "--quiet", action="store_true",
+                       help="print nothing; only the exit status tells")
+    check.set_defaults(func=cmd_check)
+
+    gram = sub.add_parser(
+        "grammars", parents=[debug], formatter_class=_Formatter, epilog=_GRAMMARS_EPILOG,
+        help="list the bundled grammars",
+        description="List the bundled grammars (name and what they accept), or print one.",
+    )
+    gram.add_argument("name", nargs="?", metavar="NAME", help="print this grammar's Lark text")
+    gram.set_defaults(func=cmd_grammars)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("guided-decoding")
+    except Exception:  # noqa: BLE001 - not installed: no version to show
+        return "(not installed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        return args.func(args)
+    except CliError as e:
+        if debug:
+            traceback.print_exc()
+        _flush_stdout()
+        print(e.message, file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        _flush_stdout()
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `| head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as e:  # noqa: BLE001 - a failed run: one line, or the traceback with --debug
+        if debug:
+            traceback.print_exc()
+        else:
+            _flush_stdout()
+            print(f"{PROG}: error: {type(e).__name__}: {e}\n(run with --debug for the traceback)",
+                  file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+# --------------------------------------------------------------------------------------------------
+# grammars: loading and error reports
+
+
+@dataclass
+class Constraint:
+    """A loaded grammar and how to name it in messages."""
+
+    grammar: Grammar
+    label: str  # "json", "path/to/my.lark", "--regex"
+
+
+def load_constraint(args: argparse.Namespace) -> Constraint | None:
+    """The grammar of ``--grammar`` or ``--regex`` (None if neither); errors become CliError."""
+    if getattr(args, "regex", None) is not None:
+        return Constraint(regex_grammar(args.regex), "--regex")
+    if getattr(args, "grammar", None) is not None:
+        return Constraint(load_grammar(args.grammar), args.grammar)
+    return None
+
+
+def load_grammar(spec: str) -> Grammar:
+    """A bundled grammar by name, else a ``.lark`` file; errors are reported like a compiler's."""
+    from grammars import Grammar, GrammarError, bundled_grammar_names
+
+    names = bundled_grammar_names()
+    if spec in names:
+        return Grammar.bundled(spec)
+    path = Path(spec)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"{spec}: error: cannot read the grammar: {_os_message(e)}") from e
+        try:
+            return Grammar.from_lark(text, source=spec)
+        except GrammarError as e:
+            raise grammar_error(e, spec, text) from e
+    if path.exists():
+        raise CliError(f"{spec}: error: not a file (give a .lark file or a bundled grammar name)")
+    if spec.endswith(".lark") or "/" in spec or os.sep in spec or "." in spec:
+        raise CliError(f"{spec}: error: no such file")
+    close = difflib.get_close_matches(spec, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise CliError(
+        f"{PROG}: error: unknown grammar {spec!r}: no bundled grammar and no file of that name; "
+        f"{hint}the bundled grammars are: {', '.join(names)} (or give the path of a .lark file)"
+    )
+
+
+def regex_grammar(pattern: str) -> Grammar:
+    """``start: /PATTERN/``: a one-terminal Lark grammar whose language is the regex's."""
+    from grammars import Grammar, GrammarError
+
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        where = f":1:{e.pos + 1}" if e.pos is not None else ""
+        caret = _caret_lines(pattern, (e.pos or 0) + 1) if e.pos is not None else ""
+        raise CliError(f"--regex{where}: error: not a valid regular expression: {e.msg}{caret}") from e
+    if compiled.fullmatch("") is not None:
+        raise CliError(
+            f"--regex: error: the pattern {pattern!r} matches the empty string, which a Lark "
+            "terminal cannot; make it match at least one character (e.g. a+ rather than a*)"
+        )
+    text = f"start: REGEX\nREGEX: {lark_regex_literal(pattern)}\n"
+    try:
+        return Grammar.from_lark(text, source="--regex")
+    except GrammarError as e:
+        raise grammar_error(e, "--regex", None) from e
+
+
+_ESCAPE_WIDTH = {"x": 2, "u": 4, "U": 8}
+_HEX = set("0123456789abcdefABCDEF")
+
+
+def lark_regex_literal(pattern: str) -> str:
+    """``pattern`` as a Lark regexp literal ``/.../`` that matches exactly what ``re`` matches.
+
+    Lark ends the literal at an unescaped ``/`` and turns ``\\xHH``, ``\\uHHHH``, ``\\UHHHHHHHH``
+    escapes into the raw character before the regex is compiled, so ``\\x2e`` would become the
+    wildcard ``.``: such escapes of ASCII punctuation are written as ``\\.``, ``\\/``... instead.
+
+    Example:
+        >>> lark_regex_literal(r"a/b\\/c\\x2e")
+        '/a\\\\/b\\\\/c\\\\./'
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            width = _ESCAPE_WIDTH.get(nxt)
+            digits = pattern[i + 2 : i + 2 + width] if width else ""
+            if width and len(digits) == width and set(digits) <= _HEX:
+                ch = chr(int(digits, 16))
+                if ch.isascii() and ch.isprintable() and not ch.isalnum():
+                    out.append("\\" + ch)  # punctuation and space: escaped, never a metacharacter
+                else:
+                    out.append(pattern[i : i + 2 + width])
+                i += 2 + width
+                continue
+            out.append(c + nxt)
+            i += 2
+            continue
+        out.append({"/": "\\/", "\n": "\\n", "\r": "\\r"}.get(c, c))
+        i += 1
+    return "/" + "".join(out) + "/"
+
+
+_LOCATION_SUFFIX = re.compile(r",?\s*at line \d+,? column \d+\.?(?:\s*in <string>:?)?\s*$")
+_TOKEN_REPR = re.compile(r"Token\('\w+', ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)")
+
+
+def grammar_error(error: Exception, source: str, text: str | None) -> CliError:
+    """A grammar error as ``SOURCE:LINE:COLUMN: error: message`` (plus the line and a caret)."""
+    message = str(error)
+    line = getattr(error, "line", None)
+    column = getattr(error, "column", None)
+    message = re.sub(r"^line \d+, column \d+: ", "", message)
+    for prefix in (f"{source}: ", f"<bundled {source}>: "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    message = _TOKEN_REPR.sub(lambda m: m[1], message)
+    first, _, rest = message.partition("\n")
+    first = _LOCATION_SUFFIX.sub("", first.strip()) or type(error).__name__
+    first = first.replace("Unexpected token ", "unexpected ").replace("Unexpected input", "unexpected input")
+    symbol = getattr(error, "symbol", None)
+    if line is None and symbol and text is not None:
+        line, column = _first_use(text, symbol)
+    where = source
+    caret = ""
+    if line is not None:
+        where += f":{line}"
+        if column is not None:
+            where += f":{column}"
+            if text is not None:
+                lines = text.splitlines()
+                if 1 <= line <= len(lines):
+                    caret = _caret_lines(lines[line - 1], column)
+    out = f"{where}: error: {first}{caret}"
+    if rest.strip():
+        out += "\n" + rest.rstrip()
+    return CliError(out)
+
+
+_LARK_LITERAL_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/(?:[^/\\\n]|\\.)+/')
+
+
+def _first_use(text: str, symbol: str) -> tuple[int | None, int | None]:
+    """Line and column of the first use of ``symbol`` in Lark ``text`` (not in literals or
+    comments), for errors that name a symbol but not where it is."""
+    blank = _LARK_LITERAL_OR_COMMENT.sub(lambda m: " " * len(m[0]), text)
+    for number, line in enumerate(blank.splitlines(), 1):
+        m = re.search(rf"(?<![\w.]){re.escape(symbol)}(?!\w)", line)
+        if m:
+            return number, m.start() + 1
+    return None, None
+
+
+def _caret_lines(line: str, column: int) -> str:
+    """The source line and a caret under (1-based) ``column``, indented like a compiler's."""
+    pad = "".join("\t" if ch == "\t" else " " for ch in line[: max(column - 1, 0)])
+    return f"\n    {line}\n    {pad}^"
+
+
+def _os_message(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)
+
+
+# --------------------------------------------------------------------------------------------------
+# grammars
+
+
+def cmd_grammars(args: argparse.Namespace) -> int:
+    from grammars import bundled_grammar_description, bundled_grammar_names
+    from grammars.grammar import bundled_grammar_text
+
+    names = bundled_grammar_names()
+    if args.name is not None:
+        if args.name not in names:
+            load_grammar(args.name)  # raises the "unknown grammar" error
+        sys.stdout.write(bundled_grammar_text(args.name))
+        return EXIT_OK
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:<{width}}  {bundled_grammar_description(name)}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------------
+# check
+
+
+def byte_vocabulary():
+    """A vocabulary of the 256 single bytes (and no end-of-sequence id): for checking texts."""
+    from grammars import Vocabulary
+
+    return Vocabulary([bytes([b]) for b in range(256)], name="bytes")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grammars import GrammarError, GrammarMatcher, compile_grammar
+
+    constraint = load_constraint(args)
+    assert constraint is not None  # argparse requires one
+    if args.text == "-":
+        name = "<stdin>"
+        if sys.stdin.isatty() and not args.quiet:
+            print("reading the text from stdin (end with Ctrl-D)", file=sys.stderr)
+        data = sys.stdin.buffer.read()
+    else:
+        name = "<text>"
+        data = os.fsencode(args.text) if os.name != "nt" else args.text.encode("utf-8")
+    try:
+        compiled = compile_grammar(constraint.grammar, byte_vocabulary())
+    except GrammarError as e:
+        raise grammar_error(e, constraint.label, _grammar_text(constraint)) from e
+
+    matcher = GrammarMatcher(compiled)
+    bad = _first_rejected_byte(matcher, data)
+    if bad is None and matcher.is_accepting():
+        if not args.quiet:
+            print(f"ok: the text belongs to the language of {constraint.label}")
+        return EXIT_OK
+    if not args.quiet:
+        pos = len(data) if bad is None else bad
+        line, column, line_text = _line_column(data, pos)
+        if bad is None:
+            what = "ends too early: the text is incomplete"
+        else:
+            what = f"{_describe_char(data, bad)} is not allowed here"
+        report = f"{name}:{line}:{column}: error: {what}" + _caret_lines(line_text, column)
+        expected = _describe_bytes(matcher.allowed_bytes(), matcher.is_accepting())
+        report += f"\nexpected: {expected}"
+        if bad is not None and bad == len(data) - 1 and data.endswith(b"\n") and matcher.is_accepting():
+            report += "\nnote: the text ends with a newline (from echo?); printf leaves it out"
+        print(report, file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _grammar_text(constraint: Constraint) -> str | None:
+    return constraint.grammar.text if constraint.label not in ("--regex",) else None
+
+
+def _first_rejected_byte(matcher, data: bytes, chunk: int = 4096) -> int | None:
+    """Advance ``matcher`` over ``data``; the offset of the first byte it rejects (None if none).
+
+    Goes a chunk at a time, and byte by byte inside a chunk that fails, so the matcher ends just
+    before the rejected byte."""
+    pos = 0
+    while pos < len(data):
+        piece = data[pos : pos + chunk]
+        probe = matcher.fork()
+        if probe.advance_bytes(piece):
+            matcher.advance_bytes(piece)
+            pos += len(piece)
+            continue
+        for i in range(len(piece)):
+            if not matcher.advance_bytes(piece[i : i + 1]):
+                return pos + i
+        pos += len(piece)  # the chunk failed as a whole but every byte passed: keep going
+    return None
+
+
+def _line_column(data: bytes, pos: int) -> tuple[int, int, str]:
+    """1-based line and column (in characters) of byte ``pos``, and that line's text."""
+    line_start = data.rfind(b"\n", 0, pos) + 1
+    line_end = data.find(b"\n", pos)
+    if line_end < 0:
+        line_end = len(data)
+    line = data.count(b"\n", 0, pos) + 1
+    column = len(data[line_start:pos].decode("utf-8", errors="ignore")) + 1
+    text = data[line_start:line_end].decode("utf-8", errors="replace").rstrip("\r")
+    return line, column, text
+
+
+def _describe_char(data: bytes, pos: int) -> str:
+    """The character that contains byte ``pos``, for messages."""
+    start = pos
+    while start > 0 and pos - start < 3 and 0x80 <= data[start] <= 0xBF:
+        start -= 1
+    for end in range(pos + 1, min(start + 4, len(data)) + 1):
+        try:
+            ch = data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if len(ch) == 1:
+            return _char_repr(ch)
+    return f"byte 0x{data[pos]:02x}"
+
+
+def _char_repr(ch: str) -> str:
+    return repr(ch)
+
+
+def _byte_class(b: int) -> str:
+    c = chr(b)
+    if b < 0x20 or b == 0x7F:
+        return "control"
+    return "digit" if c.isdigit() else "upper" if c.isupper() else "lower" if c.islower() else c
+
+
+def _byte_runs(values: list[int]) -> list[str]:
+    """Bytes as a list of quoted characters, with runs of control characters, digits or letters
+    written as ranges (``'0'..'9'``)."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][1] + 1 and _byte_class(v) == _byte_class(runs[-1][0]):
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    out = []
+    for lo, hi in runs:
+        if hi - lo >= 2:
+            out.append(f"{_char_repr(chr(lo))}..{_char_repr(chr(hi))}")
+        else:
+            out.extend(_char_repr(chr(v)) for v in range(lo, hi + 1))
+    return out
+
+
+def _describe_bytes(allowed: list[int], accepting: bool, limit: int = 16) -> str:
+    """The bytes that may come next, as a short readable list."""
+    ascii_ok = [b for b in allowed if b < 0x80]
+    leads = {b for b in allowed if 0xC2 <= b <= 0xF4}
+    continuation = {b for b in allowed if 0x80 <= b <= 0xBF}
+    parts: list[str] = []
+    items = _byte_runs(ascii_ok)
+    missing = _byte_runs(sorted(set(range(0x80)) - set(ascii_ok)))
+    if len(ascii_ok) > 64 and len(missing) <= 3:
+        text = "any character"
+        if missing:
+            text += " except " + ", ".join(missing)
+        if not leads:
+            text += " (ASCII only)"
+        parts.append(text)
+    else:
+        if len(items) > limit:
+            items = items[:limit] + ["..."]
+        parts.extend(items)
+        if leads:
+            parts.append("any non-ASCII character" if len(leads) >= 0xF4 - 0xC2 + 1
+                         else "some non-ASCII characters")
+    if continuation and not ascii_ok and not leads:
+        parts.append("the rest of a UTF-8 character")
+    if accepting:
+        parts.append("the end of the text")
+    return ", ".join(parts) if parts else "nothing (no continuation is possible)"
+
+
+# --------------------------------------------------------------------------------------------------
+# generate
+
+
+@dataclass
+class Sample:
+    prompt: str
+    text: str
+    tokens: int
+    logprob: float
+    seconds: float
+    finished: bool
+    valid: bool | None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "text": self.text,
+            "tokens": self.tokens,
+            "logprob": self.logprob,
+            "seconds": self.seconds,
+            "finished": self.finished,
+            "valid": self.valid,
+        }
+
+
+def read_prompts(args: argparse.Namespace) -> list[str]:
+    """Prompts from --prompt, --prompts FILE, or stdin (one per line)."""
+    prompts = list(args.prompt or [])
+    if args.prompts is not None:
+        prompts += _read_prompt_file(args.prompts)
+    elif not prompts:
+        if sys.stdin.isatty():
+            print("reading prompts from stdin, one per line (end with Ctrl-D)", file=sys.stderr)
+        prompts = _prompt_lines(sys.stdin.read())
+    if not prompts:
+        raise CliError(f"{PROG} generate: error: no prompt: give --prompt TEXT, --prompts FILE, "
+                       "or prompts on stdin (one per line)", code=EXIT_USAGE)
+    return prompts
+
+
+def _prompt_lines(text: str) -> list[str]:
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def _read_prompt_file(name: str) -> list[str]:
+    if name == "-":
+        return _prompt_lines(sys.stdin.read())
+    try:
+        text = Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"{name}: error: cannot read the prompts: {_os_message(e)}") from e
+    if not name.endswith(".jsonl"):
+        return _prompt_lines(text)
+    prompts = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CliError(f"{name}:{number}:{e.colno}: error: not JSON: {e.msg}") from e
+        if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
+            raise CliError(f"{name}:{number}: error: expected a JSON object with a string field "
+                           "\"prompt\"")
+        prompts.append(obj["prompt"])
+    return prompts
+
+
+def load_model(spec: str, dtype_name: str, device: str):
+    """``(model, tokenizer)``: the bundled test model, or a Hugging Face folder."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    if spec == "test":
+        from decoding.models import load_test_model
+
+        model, tokenizer = load_test_model(dtype)
+    else:
+        path = Path(spec)
+        if not path.is_dir():
+            raise CliError(f"{spec}: error: not a model folder (give a Hugging Face model folder, "
+                           "or `test` for the bundled test model)")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model.eval()
+    if device != "cpu":
+        model.to(device)
+    return model, tokenizer
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids: set[int] = set()
+    for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif value is not None:
+            ids.update(int(v) for v in value)
+    return ids
+
+
+def _encode(tokenizer, prompt: str, chat: bool, device: str) -> dict:
+    if chat:
+        if not getattr(tokenizer, "chat_template", None):
+            raise CliError(f"{PROG}: error: the tokenizer has no chat template; leave out --chat")
+        inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                               add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)
+    else:
+        inputs = tokenizer(prompt, return_tensors="pt")
+    if inputs["input_ids"].shape[1] == 0:
+        raise CliError(f"{PROG}: error: the prompt {prompt!r} has no tokens (an empty prompt "
+                       "needs --chat)")
+    return {k: v.to(device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    if args.sampler in ALIGNED_SAMPLERS:
+        raise CliError(
+            f"{PROG}: error: --sampler {args.sampler} (grammar-aligned sampling) arrives with the "
+            "aligned-sampling work and is not yet available; use --sampler greedy or "
+            "--sampler constrained"
+        )
+    constraint = load_constraint(args)  # grammar errors before the model loads
+    prompts = read_prompts(args)
+    if args.num_samples > 1 and args.sampler == "greedy":
+        print(f"note: -n {args.num_samples} with --sampler greedy gives the same text every time",
+              file=sys.stderr)
+
+    import torch
+    import transformers
+    from tqdm import tqdm
+
+    from decoding.hf import GrammarLogitsProcessor, vocabulary_for
+    from grammars import GrammarError, compile_grammar
+
+    if not args.debug:
+        transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+    model, tokenizer = load_model(args.model, args.dtype, args.device)
+    processor = None
+    if constraint is not None:
+        try:
+            compiled = compile_grammar(constraint.grammar, vocabulary_for(tokenizer, model))
+        except GrammarError as e:
+            raise grammar_error(e, constraint.label, _grammar_text(constraint)) from e
+        processor = GrammarLogitsProcessor(compiled)
+    eos = _eos_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos, default=0)
+    sampling = args.sampler == "constrained"
+    config = transformers.GenerationConfig(
+        max_new_tokens=args.max_new_tokens,
+        do_sample=sampling,
+        temperature=args.temperature if sampling else None,
+        top_k=0 if sampling else None,
+        top_p=1.0 if sampling else None,
+        eos_token_id=sorted(eos) or None,
+        pad_token_id=pad,
+        bos_token_id=getattr(model.generation_config, "bos_token_id", None),
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
+    if args.seed is not None:
+        transformers.set_seed(args.seed)
+
+    total = len(prompts) * args.num_samples
+    stream = total == 1 and not args.jsonl
+    failures = 0
+    written = 0
+    bar = tqdm(total=total, unit="sample", desc="generating", file=sys.stderr, disable=total <= 1,
+               dynamic_ncols=True)
+
+    def emit(line: str) -> None:
+        if bar.disable:
+            print(line, flush=True)
+        else:
+            bar.write(line, file=sys.stdout)
+            sys.stdout.flush()
+
+    def warn(message: str) -> None:
+        if bar.disable:
+            print(message, file=sys.stderr, flush=True)
+        else:
+            bar.write(message, file=sys.stderr)
+
+    with bar:
+        for p, prompt in enumerate(prompts):
+            inputs = _encode(tokenizer, prompt, args.chat, args.device)
+            prompt_len = inputs["input_ids"].shape[1]
+            for s in range(args.num_samples):
+                if processor is not None:
+                    processor.reset()  # one row per call: nothing to keep from the last one
+                streamer = (transformers.TextStreamer(tokenizer, skip_prompt=True,
+                                                      skip_special_tokens=True) if stream else None)
+                start = time.perf_counter()
+                with torch.inference_mode():
+                    out = model.generate(**inputs, generation_config=config,
+                                         logits_processor=[processor] if processor else None,
+                                         streamer=streamer)
+                seconds = time.perf_counter() - start
+                sample = _sample(prompt, out, prompt_len, tokenizer, eos, seconds, constraint)
+                where = f"prompt {p + 1}, sample {s + 1}: " if total > 1 else ""
+                if constraint is not None and not sample.valid:
+                    failures += 1
+                    if not sample.finished:
+                        warn(f"warning: {where}the output was cut by --max-new-tokens "
+                             f"({args.max_new_tokens}) before it was complete: it does not parse "
+                             f"with {constraint.label}; raise --max-new-tokens")
+                    else:
+                        warn(f"error: {where}the output ended but does not parse with "
+                             f"{constraint.label} (a bug in the grammar engine; please report it)")
+                if args.jsonl:
+                    emit(json.dumps(sample.record(), ensure_ascii=False))
+                elif not stream:
+                    emit(("\n" if written else "") + sample.text)
+                written += 1
+                bar.update(1)
+    if failures:
+        print(f"{PROG}: {failures} of {total} constrained output(s) failed the constraint",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _sample(prompt: str, out, prompt_len: int, tokenizer, eos: set[int], seconds: float,
+            constraint: Constraint | None) -> Sample:
+    import torch
+
+    ids = out.sequences[0, prompt_len:]
+    logprob = 0.0
+    if len(ids):
+        logits = torch.stack([step[0] for step in out.logits[: len(ids)]]).float()
+        logprob = float(torch.log_softmax(logits, dim=-1).gather(1, ids.view(-1, 1)).sum())
+    finished = bool(len(ids)) and int(ids[-1]) in eos
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    valid = None
+    if constraint is not None:
+        valid = _parses(constraint.grammar, text)
+    return Sample(prompt=prompt, text=text, tokens=int(len(ids)), logprob=round(logprob, 4),
+                  seconds=round(seconds, 3), finished=finished, valid=valid)
+
+
+def _parses(grammar: Grammar, text: str) -> bool:
+    from lark.exceptions import LarkError
+
+    try:
+        grammar.parser.parse(text)
+    except LarkError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
