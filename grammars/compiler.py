@@ -50,6 +50,19 @@ MAX_STATE_MASKS = 4096  # cached whole masks per compiled grammar, by matcher st
 _MISSING = object()
 
 
+class MatchState(NamedTuple):
+    """One point of a sequence: parser stack, lexer state, the bytes of the step that led here,
+    the terminals the parser can shift, and the previous state (a persistent list: forking a
+    matcher copies one reference)."""
+
+    stack: np.ndarray
+    q: int
+    data: bytes
+    acc: np.ndarray
+    parent: "MatchState | None"
+    depth: int
+
+
 class LexemeMask(NamedTuple):
     """Tokens allowed whatever the parser stack (``mask``), and the trie nodes where the parser
     must decide, with the lexer state before each (``boundary_node``, ``boundary_q``)."""
@@ -118,7 +131,7 @@ class CompiledGrammar:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for transient in ("_local", "_lexeme_masks", "_state_masks", "_initial_step"):
+        for transient in ("_local", "_lexeme_masks", "_state_masks", "_initial_state"):
             state.pop(transient, None)
         return state
 
@@ -152,29 +165,33 @@ class CompiledGrammar:
                 pt.rule_lhs, pt.end_state, lx.ignore, len(lx.names))
 
     @property
-    def initial_step(self) -> tuple[np.ndarray, int, bytes, np.ndarray]:
-        """The matcher's first history entry: (stack, lexer state, b"", shiftable terminals)."""
-        step = self.__dict__.get("_initial_step")
-        if step is None:
-            step = self.step(np.array([self.tables.start_state], dtype=np.int32), 0, b"")
-            self.__dict__["_initial_step"] = step
-        return step
+    def initial_state(self) -> "MatchState":
+        """The state before any token."""
+        state = self.__dict__.get("_initial_state")
+        if state is None:
+            root = MatchState(np.array([self.tables.start_state], dtype=np.int32), 0, b"", None,
+                              None, 0)
+            state = self.step(root, b"")
+            state = state._replace(parent=None, depth=0)
+            self.__dict__["_initial_state"] = state
+        return state
 
-    def step(self, stack: np.ndarray, q: int, data: bytes):
-        """(new stack, new lexer state, data, shiftable terminals) after ``data``, or None."""
+    def step(self, state: "MatchState", data: bytes) -> "MatchState | None":
+        """The state after ``data`` (its parent is ``state``), or None if a byte is not allowed."""
         arr = np.frombuffer(data, dtype=np.uint8)
+        stack = state.stack
         while True:
             scratch = self.scratch()
             new_stack = np.empty(len(stack) + scratch.width, dtype=np.int32)
             acc = np.empty(self.lexicon.n_words, dtype=np.uint64)
-            status, n, q2 = kernels.advance_bytes(stack, q, arr, *self.lexer_args,
+            status, n, q2 = kernels.advance_bytes(stack, state.q, arr, *self.lexer_args,
                                                   *scratch.pools(), new_stack, acc)
             if status != kernels.OVERFLOW:
                 break
             scratch.grow()
         if status != kernels.OK:
             return None
-        return new_stack[:n].copy(), int(q2), data, acc
+        return MatchState(new_stack[:n].copy(), int(q2), data, acc, state, state.depth + 1)
 
     def lexeme_mask(self, q: int, acc: np.ndarray) -> "LexemeMask":
         """The stack-independent part of the mask for lexer state q and shiftable terminals acc

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import kernels
 from .bitmask import allocate_token_bitmask, bitmask_to_token_ids
-from .compiler import CompiledGrammar
+from .compiler import CompiledGrammar, MatchState
 from .errors import EmptyMaskError, TokenRejectedError
 
 
@@ -30,25 +30,23 @@ class GrammarMatcher:
         (True, [4])
     """
 
-    __slots__ = ("compiled", "_history", "_finished")
+    __slots__ = ("compiled", "_state", "_finished")
 
     def __init__(self, compiled: CompiledGrammar):
         self.compiled = compiled
-        # (parser stack, lexer state, bytes of the step that led here, shiftable-terminal bitset)
-        self._history: list[tuple[np.ndarray, int, bytes, np.ndarray]] = [compiled.initial_step]
+        self._state: MatchState = compiled.initial_state
         self._finished = False
 
     # -- state -------------------------------------------------------------------------------
     @property
     def state(self) -> tuple[np.ndarray, int]:
         """(parser stack, lexer state) now; equal states allow the same continuations."""
-        stack, q, _, _ = self._history[-1]
-        return stack, q
+        return self._state.stack, self._state.q
 
     @property
     def num_tokens(self) -> int:
         """Tokens advanced so far (an accepted end-of-sequence token counts)."""
-        return len(self._history) - 1 + self._finished
+        return self._state.depth + self._finished
 
     def is_finished(self) -> bool:
         """True once an end-of-sequence token was accepted."""
@@ -58,13 +56,13 @@ class GrammarMatcher:
         """An independent copy (for beams and drafts)."""
         other = GrammarMatcher.__new__(GrammarMatcher)
         other.compiled = self.compiled
-        other._history = list(self._history)
+        other._state = self._state
         other._finished = self._finished
         return other
 
     def reset(self) -> None:
         """Back to the empty prefix."""
-        del self._history[1:]
+        self._state = self.compiled.initial_state
         self._finished = False
 
     def rollback(self, num_tokens: int = 1) -> None:
@@ -74,8 +72,10 @@ class GrammarMatcher:
         if num_tokens and self._finished:
             self._finished = False
             num_tokens -= 1
-        if num_tokens:
-            del self._history[-num_tokens:]
+        state = self._state
+        for _ in range(num_tokens):
+            state = state.parent
+        self._state = state
 
     # -- queries -----------------------------------------------------------------------------
     def is_accepting(self) -> bool:
@@ -107,7 +107,7 @@ class GrammarMatcher:
             for tok in cg.eos_token_ids:
                 out[tok >> 5] |= np.uint32(1 << (tok & 31))
             return
-        stack, q, _, acc = self._history[-1]
+        stack, q, acc = self._state.stack, self._state.q, self._state.acc
         mask = cg.state_mask(stack, q, acc)
         if mask is None:
             raise EmptyMaskError(
@@ -180,7 +180,12 @@ class GrammarMatcher:
 
     def text_bytes(self) -> bytes:
         """The bytes the advanced tokens spell."""
-        return b"".join(step[2] for step in self._history)
+        parts = []
+        state = self._state
+        while state is not None:
+            parts.append(state.data)
+            state = state.parent
+        return b"".join(reversed(parts))
 
     # -- moves -------------------------------------------------------------------------------
     def accepts_token(self, token_id: int) -> bool:
@@ -220,9 +225,8 @@ class GrammarMatcher:
 
     # -- internals ---------------------------------------------------------------------------
     def _push_bytes(self, data: bytes) -> bool:
-        stack, q = self.state
-        step = self.compiled.step(stack, q, data)
-        if step is None:
+        state = self.compiled.step(self._state, data)
+        if state is None:
             return False
-        self._history.append(step)
+        self._state = state
         return True

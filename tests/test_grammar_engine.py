@@ -315,3 +315,15 @@ def test_terminal_swallowed_by_greedy_lexing_is_refused_with_names():
     m = GrammarMatcher(compile_text('start: NAME NAME\nNAME: /[a-z]+/\n%ignore " "\n'))
     walk(m, b"ab cd")
     assert m.is_accepting()
+
+
+def test_token_counts_and_full_rollback():
+    m = GrammarMatcher(compile_text('start: "ab"'))
+    assert m.num_tokens == 0
+    walk(m, b"ab")
+    m.advance(256)
+    assert m.num_tokens == 3 and m.is_finished()
+    m.rollback(3)
+    assert m.num_tokens == 0 and m.text() == "" and allowed_bytes_of(m) == {b"a"}
+    with pytest.raises(ValueError):
+        m.rollback(1)
