@@ -308,12 +308,15 @@ def load_grammar(spec: str) -> Grammar:
         raise CliError(f"{spec}: error: not a file (give a .lark file or a bundled grammar name)")
     if spec.endswith(".lark") or "/" in spec or os.sep in spec or "." in spec:
         raise CliError(f"{spec}: error: no such file")
+    raise _unknown_grammar(spec, names, "no bundled grammar and no file of that name",
+                           "(or give the path of a .lark file)")
+
+
+def _unknown_grammar(spec: str, names: list[str], why: str, tail: str = "") -> CliError:
     close = difflib.get_close_matches(spec, names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise CliError(
-        f"{PROG}: error: unknown grammar {spec!r}: no bundled grammar and no file of that name; "
-        f"{hint}the bundled grammars are: {', '.join(names)} (or give the path of a .lark file)"
-    )
+    return CliError(f"{PROG}: error: unknown grammar {spec!r}: {why}; "
+                    f"{hint}the bundled grammars are: {', '.join(names)} {tail}".rstrip())
 
 
 def regex_grammar(pattern: str) -> Grammar:
@@ -325,7 +328,8 @@ def regex_grammar(pattern: str) -> Grammar:
     except re.error as e:
         where = f":1:{e.pos + 1}" if e.pos is not None else ""
         caret = _caret_lines(pattern, (e.pos or 0) + 1) if e.pos is not None else ""
-        raise CliError(f"--regex{where}: error: not a valid regular expression: {e.msg}{caret}") from e
+        raise CliError(
+            f"--regex{where}: error: not a valid regular expression: {e.msg}{caret}") from e
     if compiled.fullmatch("") is not None:
         raise CliError(
             f"--regex: error: the pattern {pattern!r} matches the empty string, which a Lark "
@@ -393,7 +397,8 @@ def grammar_error(error: Exception, source: str, text: str | None) -> CliError:
     message = _TOKEN_REPR.sub(lambda m: m[1], message)
     first, _, rest = message.partition("\n")
     first = _LOCATION_SUFFIX.sub("", first.strip()) or type(error).__name__
-    first = first.replace("Unexpected token ", "unexpected ").replace("Unexpected input", "unexpected input")
+    first = re.sub(r"^Unexpected (token|input)", r"unexpected \1", first).replace(
+        "unexpected token ", "unexpected ")
     symbol = getattr(error, "symbol", None)
     if line is None and symbol and text is not None:
         line, column = _first_use(text, symbol)
@@ -427,9 +432,18 @@ def _first_use(text: str, symbol: str) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _caret_lines(line: str, column: int) -> str:
-    """The source line and a caret under (1-based) ``column``, indented like a compiler's."""
-    pad = "".join("\t" if ch == "\t" else " " for ch in line[: max(column - 1, 0)])
+def _caret_lines(line: str, column: int, width: int = 100) -> str:
+    """The source line and a caret under (1-based) ``column``, indented like a compiler's; a long
+    line is cut to ``width`` characters around the column."""
+    start = max(column - 1, 0)
+    if len(line) > width:
+        first = max(0, min(start - width * 3 // 4, len(line) - width))
+        shown = line[first : first + width]
+        prefix = "..." if first > 0 else ""
+        suffix = "..." if first + width < len(line) else ""
+        line, start = prefix + shown + suffix, start - first + len(prefix)
+    line = "".join(ch if ch.isprintable() or ch == "\t" else "?" for ch in line)
+    pad = "".join("\t" if ch == "\t" else " " for ch in line[:start])
     return f"\n    {line}\n    {pad}^"
 
 
@@ -448,7 +462,7 @@ def cmd_grammars(args: argparse.Namespace) -> int:
     names = bundled_grammar_names()
     if args.name is not None:
         if args.name not in names:
-            load_grammar(args.name)  # raises the "unknown grammar" error
+            raise _unknown_grammar(args.name, names, "not a bundled grammar")
         sys.stdout.write(bundled_grammar_text(args.name))
         return EXIT_OK
     width = max(len(n) for n in names)
@@ -502,7 +516,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         report = f"{name}:{line}:{column}: error: {what}" + _caret_lines(line_text, column)
         expected = _describe_bytes(matcher.allowed_bytes(), matcher.is_accepting())
         report += f"\nexpected: {expected}"
-        if bad is not None and bad == len(data) - 1 and data.endswith(b"\n") and matcher.is_accepting():
+        trailing_newline = bad is not None and bad == len(data) - 1 and data.endswith(b"\n")
+        if trailing_newline and matcher.is_accepting():
             report += "\nnote: the text ends with a newline (from echo?); printf leaves it out"
         print(report, file=sys.stderr)
     return EXIT_FAILED
@@ -742,6 +757,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "aligned-sampling work and is not yet available; use --sampler greedy or "
             "--sampler constrained"
         )
+    if args.model != "test" and not Path(args.model).is_dir():
+        raise CliError(f"{args.model}: error: not a model folder (give a Hugging Face model "
+                       "folder, or `test` for the bundled test model)")
     constraint = load_constraint(args)  # grammar errors before the model loads
     prompts = read_prompts(args)
     if args.num_samples > 1 and args.sampler == "greedy":

@@ -30,7 +30,7 @@ def jsonl(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
-# -- help, usage, grammars ------------------------------------------------------------------------
+# -- help, usage, grammars -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("command", [[], ["generate"], ["check"], ["grammars"]])
@@ -81,7 +81,7 @@ def test_grammars_lists_the_six_bundled_grammars():
     assert shown.returncode == 0 and '"positive"' in shown.stdout
 
 
-# -- grammar errors ---------------------------------------------------------------------------------
+# -- grammar errors --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("command", [["check", "x"], ["generate", "--prompt", "x"]])
@@ -131,7 +131,7 @@ def test_bad_regex_is_reported_with_its_column():
     assert empty.returncode == 1 and "empty string" in empty.stderr
 
 
-# -- check ------------------------------------------------------------------------------------------
+# -- check -----------------------------------------------------------------------------------------
 
 
 def test_check_accepts_valid_json():
@@ -168,7 +168,7 @@ def test_check_regex_with_slashes_and_escapes():
     assert cli("check", "--quiet", "--regex", pattern, "a/b.1").stderr == ""
 
 
-# -- generate (real model) --------------------------------------------------------------------------
+# -- generate (real model) -------------------------------------------------------------------------
 
 
 def test_generate_json_chat_jsonl():
@@ -236,7 +236,7 @@ def test_generate_cut_by_max_new_tokens_is_a_failed_constraint():
     assert "Traceback" not in result.stderr
 
 
-# -- examples ---------------------------------------------------------------------------------------
+# -- examples --------------------------------------------------------------------------------------
 
 
 def test_example_grammar_generate():
@@ -260,3 +260,12 @@ def test_example_cli_json_script():
     assert "rejected, as expected" in result.stdout
     [answer] = re.findall(r"^json: (.*)  \(\d+ tokens, valid=True\)$", result.stdout, re.MULTILINE)
     assert isinstance(json.loads(answer), dict)
+
+
+def test_console_script():
+    script = Path(sys.executable).parent / "guided-decoding"
+    if not script.exists():
+        pytest.skip("the console script is not installed (pip install -e .)")
+    result = subprocess.run([str(script), "check", "--grammar", "choices", "neutral"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr
