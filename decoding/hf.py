@@ -135,6 +135,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
             self._newest = length
             self._forget_older_than(length - _KEEP_BEHIND)
         ids = input_ids.cpu().numpy()
+        if not any(self._knows(row) for row in ids):
+            self._states.clear()  # a new generate call: the old prefixes are done with
         rows: list[int] = []
         matchers: list[GrammarMatcher] = []
         for i in range(ids.shape[0]):
@@ -149,6 +151,11 @@ class GrammarLogitsProcessor(LogitsProcessor):
             m.fill_bitmask(bitmask, j)
         apply_bitmask(scores, bitmask, rows)
         return scores
+
+    def _knows(self, row: np.ndarray) -> bool:
+        """Whether the row or its parent prefix was seen (the row continues a known sequence)."""
+        key = np.ascontiguousarray(row, dtype=np.int64).tobytes()
+        return key in self._states or key[:-8] in self._states
 
     def _forget_older_than(self, length: int) -> None:
         if length <= 0:

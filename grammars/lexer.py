@@ -6,8 +6,8 @@ three terminal bitsets (uint64 words): ``live`` (terminals that can still match)
 restricts them to the terminals it can take next, so one automaton serves every parser state.
 
 Terminals are numbered in lark's lexer priority order (priority, then string literals before
-regexes, then longer literals first, then name): where several terminals match the same text, the
-lowest number wins, as in lark's contextual lexer.
+regexes, then the larger maximum width, then the longer pattern, then name): where several
+terminals match the same text, the lowest number wins, as in lark's contextual lexer.
 """
 
 from __future__ import annotations
@@ -55,12 +55,16 @@ class Lexicon:
 
     @classmethod
     def from_lark(cls, parser: lark.Lark) -> "Lexicon":
+        # lark's order: priority, then (its "unless" rule) a string literal before a regex that
+        # matches the same text, then the regex with the larger maximum width, then the longer
+        # pattern, then the name.
         terminals = sorted(
             parser.terminals,
             key=lambda t: (
                 -t.priority,
                 not isinstance(t.pattern, PatternStr),
-                -len(t.pattern.value) if isinstance(t.pattern, PatternStr) else 0,
+                -t.pattern.max_width,
+                -len(t.pattern.value),
                 t.name,
             ),
         )

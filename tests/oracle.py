@@ -15,8 +15,8 @@ Semantics (those of the engine, restated):
 * Lexing is greedy, contextual and never backtracks. With pending lexeme text ``p`` and next
   character ``c``: if ``p + c`` is a prefix of a full match of some acceptable terminal, ``c``
   extends the lexeme. Otherwise ``p`` must fully match an acceptable terminal; among those the
-  highest priority wins, ties going to string literals before regexes, then to the longer literal,
-  then to the alphabetically first name. The winner is fed to the parser (unless it is an
+  highest priority wins, ties going to string literals before regexes, then to the larger maximum
+  width (lark's ``max_width``), then to the longer pattern, then to the alphabetically first name. The winner is fed to the parser (unless it is an
   ``%ignore`` terminal) and ``c`` starts a new lexeme, which must be a prefix of a match of a
   terminal acceptable in the new state. At the end of the text the pending lexeme is ended the
   same way and the parser must accept ``$END``.
@@ -87,7 +87,10 @@ class _Oracle:
                 self.partial[t.name] = _partial_fn(rx)
                 self.full[t.name] = _full_fn(rx)
             is_lit = isinstance(pat, PatternStr)
-            self.rank[t.name] = (-t.priority, 0 if is_lit else 1, -len(pat.value) if is_lit else 0, t.name)
+            # lark's lexer order: priority, literal before regex ("unless"), wider regex first,
+            # longer pattern first, then name
+            self.rank[t.name] = (-t.priority, 0 if is_lit else 1, -pat.max_width, -len(pat.value),
+                                 t.name)
 
         root = self.lark.parse_interactive("")
         conf = root.parser_state.parse_conf

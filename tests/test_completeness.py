@@ -19,7 +19,6 @@ grammar where it is not, for the engine).
 from __future__ import annotations
 
 import random
-import re
 
 import lark
 import pytest
@@ -153,18 +152,6 @@ def test_prefix_count():
     assert len(set(CASES)) == len(CASES)
 
 
-# Lark's own standard lexer does not follow the engine's lexing rules for SQL: it folds keyword
-# literals that NAME also matches into NAME (so keywords only match as whole words: Lark rejects
-# "SELECT a ASC FROM t", which greedy contextual lexing reads as "SELECT a AS C FROM t") and it
-# tries NAME before FUNC (longer maximum width first: Lark reads "COUNT(" as NAME then fails,
-# while the engine's tie-break, FUNC < NAME alphabetically, reads FUNC). For SQL, Lark's full parse
-# is therefore compared only on examples without these constructs.
-def _lark_should_parse(name: str, text: str) -> bool:
-    if name != "sql":
-        return True
-    return not re.search(r"(?i)\b(count|sum|avg|min|max)\s*\(", text)
-
-
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_examples_parse_and_oracle_agrees_with_lark(name, grammar_texts):
     text = grammar_texts[name]
@@ -175,11 +162,7 @@ def test_examples_parse_and_oracle_agrees_with_lark(name, grammar_texts):
         for i in range(len(ex)):  # every prefix of a valid string is viable for the oracle
             ok = oracle.viable(text, ex[:i].encode())
             assert ok, f"{name}: oracle says not viable: {ex[:i]!r}"
-        if _lark_should_parse(name, ex):
-            parser.parse(ex)  # Lark's full parse succeeds, and the oracle allows EOS (above)
-        else:
-            with pytest.raises(lark.exceptions.UnexpectedInput):
-                parser.parse(ex)  # keeps the comment above honest
+        parser.parse(ex)  # Lark's full parse succeeds, and the oracle allows EOS (above)
 
 
 # (grammar, text, viable, complete) worked out by hand from the semantics in tests/oracle.py.
@@ -194,7 +177,7 @@ HAND_CASES = [
     ("json", b'"\xc0', False, False),  # invalid UTF-8
     ("json", b'"\xed\xa0', False, False),  # a surrogate
     ("json", "truex", False, False),
-    ("sql", "SELECT COUNT FROM t", False, False),  # COUNT is FUNC (literal-free tie: FUNC < NAME)
+    ("sql", "SELECT COUNT FROM t", False, False),  # COUNT is the keyword (literals beat NAME)
     ("sql", "SELECTa FROM t", True, True),  # contextual: only SELECT is acceptable first
     ("sql", "SELECT a ASC FROM t", True, True),  # "AS" then NAME "C"
     ("sql", "SELECT DISTINCT FROM FROM t", True, True),  # NAME "FROM": FROM is not acceptable there
@@ -223,8 +206,7 @@ def test_oracle_hand_cases(name, text, want_viable, want_complete, grammar_texts
 
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_oracle_viable_strings_complete(name, grammar_texts, vocab):
-    """What the oracle calls viable can be completed, and Lark parses the completed string
-    (except for SQL, see ``_lark_should_parse``)."""
+    """What the oracle calls viable can be completed, and Lark parses the completed string."""
     text = grammar_texts[name]
     parser = lark.Lark(text, parser="lalr")
     rng = random.Random(f"{SEED}-complete-{name}")
@@ -239,11 +221,10 @@ def test_oracle_viable_strings_complete(name, grammar_texts, vocab):
             assert w is not None, f"{name}: no completion found for viable {s!r}"
             full = (s + w).decode("utf-8")
             assert oracle.is_complete(text, full.encode())
-            if name != "sql":  # see _lark_should_parse: Lark lexes SQL differently
-                try:
-                    parser.parse(full)
-                except lark.exceptions.LarkError as e:
-                    pytest.fail(f"{name}: oracle-complete {full!r} does not parse with Lark: {e}")
+            try:
+                parser.parse(full)
+            except lark.exceptions.LarkError as e:
+                pytest.fail(f"{name}: oracle-complete {full!r} does not parse with Lark: {e}")
             checked += 1
     assert checked > 0
 
@@ -288,7 +269,7 @@ CUSTOM_GRAMMARS = {
     "priority": 'start: WORD "!" | "go" WORD "?"\nWORD.1: /[a-z]+/\n%ignore " "\n',
     # Equal priority: the literal X beats the regex Y, so "ab2" is impossible.
     "literal_first": 'start: X "1" | Y "2"\nX: "ab"\nY: /ab/\n',
-    # Two regexes: the alphabetically first name (Y) wins, so "ab3" is impossible.
+    # Two regexes of one maximum width: the longer pattern (Y) wins, so "ab3" is impossible.
     "alphabetical": 'start: Z "3" | Y "2"\nY: /a[b]/\nZ: /ab/\n',
     # Python's re folds K (U+212A KELVIN SIGN, 3 bytes) to k, and İ/ı to i.
     "casefold": 'start: "kelvin"i " " "is"i\n',

@@ -327,3 +327,18 @@ def test_token_counts_and_full_rollback():
     assert m.num_tokens == 0 and m.text() == "" and allowed_bytes_of(m) == {b"a"}
     with pytest.raises(ValueError):
         m.rollback(1)
+
+
+def test_same_length_tie_between_regexes_follows_lark():
+    """lark lexes "count" as NAME (the wider regex), so FUNC can never be used here."""
+    text = 'start: FUNC "(" ")" | NAME\nFUNC: "count" | "sum"\nNAME: /[a-z]+/\n'
+    cg = compile_text(text)
+    for sample, in_language in [("count", True), ("count()", False)]:
+        m = GrammarMatcher(cg)
+        assert (m.advance_bytes(sample.encode()) and m.is_accepting()) == in_language
+        try:
+            lark.Lark(text, parser="lalr").parse(sample)
+            lark_says = True
+        except lark.exceptions.LarkError:
+            lark_says = False
+        assert lark_says == in_language

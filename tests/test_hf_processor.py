@@ -155,3 +155,13 @@ def test_logits_wider_than_the_mask_are_masked():
     mask[0, 0] = -1  # ids 0..31 allowed
     apply_bitmask(scores, mask, [0])
     assert torch.isfinite(scores[0, :32]).all() and torch.isinf(scores[0, 32:]).all()
+
+
+def test_old_prefixes_are_forgotten_when_a_new_generation_starts(test_model, test_tokenizer):
+    proc = GrammarLogitsProcessor(compile_for_tokenizer("json", test_tokenizer, model=test_model))
+    long_prompt = chat(test_tokenizer, "Give JSON. " * 40)
+    test_model.generate(long_prompt, logits_processor=[proc], max_new_tokens=4, do_sample=False)
+    for k in range(3):
+        short = chat(test_tokenizer, f"Give JSON number {k}.")
+        test_model.generate(short, logits_processor=[proc], max_new_tokens=4, do_sample=False)
+    assert len(proc._states) <= 5  # only the last generation's prefixes (prompt + 4 steps)
