@@ -254,6 +254,14 @@ def _root_config(S0, pool_base, pool_len, pool_suf, pool_acc, memo_n, count, act
 
 
 @njit(cache=True, inline="always")
+def _mark_tokens(out, token_start, token_ids, node):
+    """Set the bits of the tokens that end at trie node ``node``."""
+    for k in range(token_start[node], token_start[node + 1]):
+        tok = token_ids[k]
+        out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+
+
+@njit(cache=True, inline="always")
 def _memo(c, t, ignore, memo_t, memo_c, memo_n):
     """The configuration after terminal t ends in c, if already known; UNKNOWN otherwise."""
     if _has(ignore, t):
@@ -316,18 +324,14 @@ def lexeme_walk(q, acc, max_depth, node_byte, node_depth, subtree_end, token_sta
             a = acc[0]
             if live[q2, 0] & a and (not accept[q2, 0] & a or extend[q2, 0] & a):
                 qs[d] = q2
-                for k in range(token_start[i], token_start[i + 1]):
-                    tok = token_ids[k]
-                    out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+                _mark_tokens(out, token_start, token_ids, i)
                 i += 1
                 continue
         q2, c2 = _quick_step(qp, 0, node_byte[i], transitions, live, accept, extend, acc2, ignore,
                              memo_t, memo_c, memo_n)
         if c2 == 0:
             qs[d] = q2
-            for k in range(token_start[i], token_start[i + 1]):
-                tok = token_ids[k]
-                out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+            _mark_tokens(out, token_start, token_ids, i)
             i += 1
             continue
         if c2 == UNKNOWN:
@@ -371,9 +375,7 @@ def fill_mask(S0, q, boundary_node, boundary_q, max_depth, node_byte, node_depth
                 if live[q2, 0] & a and (not accept[q2, 0] & a or extend[q2, 0] & a):
                     qs[d] = q2
                     cs[d] = c
-                    for k in range(token_start[i], token_start[i + 1]):
-                        tok = token_ids[k]
-                        out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+                    _mark_tokens(out, token_start, token_ids, i)
                     i += 1
                     continue
             q2, c2 = _quick_step(qp, c, node_byte[i], transitions, live, accept, extend, pool_acc,
@@ -389,9 +391,7 @@ def fill_mask(S0, q, boundary_node, boundary_q, max_depth, node_byte, node_depth
                 continue
             qs[d] = q2
             cs[d] = c2
-            for k in range(token_start[i], token_start[i + 1]):
-                tok = token_ids[k]
-                out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+            _mark_tokens(out, token_start, token_ids, i)
             i += 1
     end = _accepts_end(S0, pool_base, pool_len, pool_suf, pool_acc, memo_t, memo_c, memo_n, count,
                        q, 0, accept, action, rule_len, rule_lhs, end_state, end_symbol, ignore,
