@@ -342,3 +342,23 @@ def test_same_length_tie_between_regexes_follows_lark():
         except lark.exceptions.LarkError:
             lark_says = False
         assert lark_says == in_language
+
+
+def test_templates_inlined_rules_and_a_chosen_start_rule():
+    text = (
+        '_separated{x, sep}: x (sep x)*\n'
+        'start: "[" _separated{item, ","} "]"\n'
+        '?item: NUMBER | pair\n'
+        'pair: "(" NUMBER NUMBER ")"\n'
+        'other: "<" NUMBER ">"\n'
+        "%import common.NUMBER\n%ignore \" \"\n"
+    )
+    m = GrammarMatcher(compile_text(text))
+    walk(m, b"[1, (2 3),4]")
+    assert m.is_accepting()
+    other = compile_grammar(Grammar.from_lark(text, start="other"), byte_vocab(),
+                            use_disk_cache=False)
+    m = GrammarMatcher(other)
+    assert allowed_bytes_of(m) == {b"<", b" "}
+    walk(m, b"<7>")
+    assert m.is_accepting()
