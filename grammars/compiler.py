@@ -121,9 +121,6 @@ class CompiledGrammar:
     lexicon: Lexicon
     tables: ParseTables
     trie: TokenTrie
-    token_offsets: np.ndarray  # int64 [vocab_size + 1]
-    token_data: np.ndarray  # uint8: bytes of every token, concatenated
-    token_allowed: np.ndarray  # bool [vocab_size]: False for special tokens (no bytes)
     eos_token_ids: np.ndarray  # int32
     vocab_size: int
     logits_width: int
@@ -150,12 +147,7 @@ class CompiledGrammar:
 
     def token_bytes(self, token_id: int) -> bytes | None:
         """The bytes of a token, or None for a token no grammar may produce."""
-        if not 0 <= token_id < self.vocab_size:
-            return None
-        if not self.token_allowed[token_id]:
-            return None
-        a, b = self.token_offsets[token_id], self.token_offsets[token_id + 1]
-        return self.token_data[a:b].tobytes()
+        return self.trie.token_bytes(token_id)
 
     @property
     def lexer_args(self) -> tuple:
@@ -311,26 +303,17 @@ def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) 
     _check_rules_productive(grammar, lexicon)
     tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start)
     _check_no_swallowed_terminals(grammar, lexicon, tables)
-    lengths = np.array([len(b) if b is not None else 0 for b in vocab.token_bytes], dtype=np.int64)
-    offsets = np.zeros(vocab.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = np.frombuffer(b"".join(b for b in vocab.token_bytes if b), dtype=np.uint8).copy()
-    compiled = CompiledGrammar(
+    return CompiledGrammar(
         grammar_text=grammar.text,
         start=grammar.start,
         key=key,
         lexicon=lexicon,
         tables=tables,
         trie=token_trie(vocab, use_disk_cache=use_disk_cache),
-        token_offsets=offsets,
-        token_data=data,
-        token_allowed=np.array([b is not None for b in vocab.token_bytes], dtype=bool),
         eos_token_ids=np.array(vocab.eos_token_ids, dtype=np.int32),
         vocab_size=vocab.size,
         logits_width=vocab.logits_width,
     )
-    _check_language_not_empty(compiled, grammar)
-    return compiled
 
 
 def _check_rules_productive(grammar: Grammar, lexicon: Lexicon) -> None:
@@ -390,16 +373,6 @@ def _check_no_swallowed_terminals(grammar: Grammar, lexicon: Lexicon, tables: Pa
                     "with their first character"
                 )
 
-
-def _check_language_not_empty(compiled: CompiledGrammar, grammar: Grammar) -> None:
-    from .matcher import GrammarMatcher  # the matcher needs a compiled grammar to exist
-
-    matcher = GrammarMatcher(compiled)
-    if not matcher.allowed_bytes() and not matcher.is_accepting():
-        raise EmptyLanguageError(
-            f"{grammar.source}: the grammar's language is empty: no string can start from rule "
-            f"{grammar.start!r} (check for rules that only derive themselves)"
-        )
 
 
 def compile_kernels() -> None:

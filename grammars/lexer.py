@@ -149,12 +149,9 @@ def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:
     while i < len(states):
         comp = states[i]
         nxt = np.stack([class_tables[k][s] if s >= 0 else dead for k, s in enumerate(comp)])
-        row = np.empty(n_classes, dtype=np.int32)
-        for c in range(n_classes):
-            key = tuple(nxt[:, c].tolist())
-            if all(s < 0 for s in key):
-                row[c] = -1
-                continue
+        row = np.full(n_classes, -1, dtype=np.int32)
+        alive = (nxt >= 0).any(axis=0)
+        for c, key in zip(np.flatnonzero(alive).tolist(), map(tuple, nxt[:, alive].T.tolist())):
             j = index.get(key)
             if j is None:
                 j = index[key] = len(states)

@@ -30,6 +30,15 @@ class TokenTrie:
     token_start: np.ndarray  # int32 [n_nodes + 1]
     token_ids: np.ndarray  # int32 [n_tokens_in_trie]
     max_depth: int
+    token_offsets: np.ndarray  # int64 [vocab_size + 1]: token i's bytes are data[off[i]:off[i+1]]
+    token_data: np.ndarray  # uint8: the bytes of every token, concatenated
+    token_allowed: np.ndarray  # bool [vocab_size]: False for tokens without bytes (special)
+
+    def token_bytes(self, token_id: int) -> bytes | None:
+        """The bytes of a token, or None for one that no grammar may produce."""
+        if not 0 <= token_id < len(self.token_allowed) or not self.token_allowed[token_id]:
+            return None
+        return self.token_data[self.token_offsets[token_id]:self.token_offsets[token_id + 1]].tobytes()
 
     @classmethod
     def from_vocabulary(cls, vocab: Vocabulary) -> "TokenTrie":
@@ -75,7 +84,13 @@ class TokenTrie:
             here = ([owner[i]] if owner[i] >= 0 else []) + extra.get(i, [])
             counts[i + 1] = len(here)
             ids.extend(here)
+        lengths = np.array([len(b) if b else 0 for b in vocab.token_bytes], dtype=np.int64)
+        offsets = np.zeros(vocab.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
         return cls(
+            token_offsets=offsets,
+            token_data=np.frombuffer(b"".join(b for b in vocab.token_bytes if b), dtype=np.uint8).copy(),
+            token_allowed=np.array([b is not None for b in vocab.token_bytes], dtype=bool),
             node_byte=np.array(node_byte, dtype=np.uint8),
             node_depth=depth_arr,
             subtree_end=subtree_end,
