@@ -8,14 +8,18 @@ from .aligned import (
     SamplingError,
     UnsatisfiableError,
 )
+from .exact import LanguageTable, TableModel, enumerate_language
 from .trie import SampleTrie, TrieMismatchError
 
 __all__ = [
     "AlignedSample",
     "AlignedSampler",
+    "LanguageTable",
     "NextTokenModel",
     "SampleTrie",
     "SamplingError",
+    "TableModel",
     "TrieMismatchError",
     "UnsatisfiableError",
+    "enumerate_language",
 ]
