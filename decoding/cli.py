@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import os
 import re
 import sys
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 PROG = "guided-decoding"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ALIGNED_SAMPLERS = ("asap", "exact")  # grammar-aligned sampling: not implemented yet
+ALIGNED_SAMPLERS = ("asap", "exact")  # grammar-aligned sampling (samplers.aligned), over a learnt trie
 
 
 class CliError(Exception):
@@ -69,6 +70,7 @@ examples:
   {PROG} generate --grammar my.lark --prompts questions.txt --jsonl > answers.jsonl
   echo "Is 'I love it' positive?" | {PROG} generate --grammar choices --chat
   {PROG} generate --grammar choices --chat --sampler constrained -n 5 --seed 0 --prompt "..."
+  {PROG} generate --grammar choices --chat --sampler asap -n 100 --trie run.trie.npz --prompt "..."
 
 prompts: --prompt (repeatable), --prompts FILE (one per line; JSON lines with a "prompt" field
 when the name ends with .jsonl; - is stdin), or stdin (one per line) when neither is given.
@@ -84,6 +86,14 @@ generated for a single prompt and sample), or with --jsonl one JSON object per s
   seconds    time spent in generate for this sample
   finished   whether the text ended with an end-of-sequence token
   valid      constrained runs: whether lark parses the text with the grammar; else null
+  weight     --sampler asap only: the importance weight P(y)/q(y); self-normalised averages
+             over samples estimate expectations under the model conditioned on the grammar
+             (exact samples need none: 1.0)
+  attempts   --sampler asap/exact: tries spent on this sample (rejections included)
+
+With --sampler asap or exact, --max-new-tokens is part of the constraint (every output finishes),
+logprob is under the distribution being aligned (--temperature applied), and seconds is the
+average per sample. A summary (theta(root), forward passes) goes to stderr.
 
 A constrained output cut by --max-new-tokens before it is complete is a failed constraint: a
 warning on stderr, and exit status 1 once all samples are written.
@@ -176,16 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--chat", action="store_true",
                      help="wrap each prompt as a user message in the tokenizer's chat template")
     gen.add_argument("--sampler", default="greedy",
-                     choices=("greedy", "constrained", *ALIGNED_SAMPLERS),
+                     choices=("greedy", "constrained", "asap", "exact"),
                      help="greedy: argmax (under the grammar if any); constrained: sampling at "
-                          "--temperature under the grammar; asap, exact: grammar-aligned sampling "
-                          "(not yet available) (default: greedy)")
+                          "--temperature under the grammar; asap: grammar-aligned sampling "
+                          "(approaches the model conditioned on the grammar as samples "
+                          "accumulate); exact: exact samples of that conditioned distribution "
+                          "(adaptive rejection) (default: greedy)")
     gen.add_argument("-n", "--num-samples", type=_positive_int, default=1, metavar="N",
                      help="samples per prompt (default: 1)")
     gen.add_argument("--max-new-tokens", type=_positive_int, default=128, metavar="N",
                      help="at most this many generated tokens per sample (default: 128)")
     gen.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
-                     help="sampling temperature of --sampler constrained (default: 1.0)")
+                     help="sampling temperature of --sampler constrained, asap, exact "
+                          "(default: 1.0)")
+    gen.add_argument("--trie", metavar="FILE",
+                     help="with --sampler asap/exact and one prompt: continue the sample trie "
+                          "saved in FILE (created if missing) and save it back")
     gen.add_argument("--seed", type=int, metavar="N",
                      help="seed of the random generators (reproducible sampling)")
     gen.add_argument("--jsonl", action="store_true",
@@ -751,17 +767,20 @@ def _encode(tokenizer, prompt: str, chat: bool, device: str) -> dict:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    if args.sampler in ALIGNED_SAMPLERS:
-        raise CliError(
-            f"{PROG}: error: --sampler {args.sampler} (grammar-aligned sampling) arrives with the "
-            "aligned-sampling work and is not yet available; use --sampler greedy or "
-            "--sampler constrained"
-        )
+    aligned = args.sampler in ALIGNED_SAMPLERS
+    if aligned and args.grammar is None and args.regex is None:
+        raise CliError(f"{PROG}: error: --sampler {args.sampler} samples under a constraint: "
+                       "give --grammar or --regex")
+    if args.trie is not None and not aligned:
+        raise CliError(f"{PROG}: error: --trie goes with --sampler asap or exact")
     if args.model != "test" and not Path(args.model).is_dir():
         raise CliError(f"{args.model}: error: not a model folder (give a Hugging Face model "
                        "folder, or `test` for the bundled test model)")
     constraint = load_constraint(args)  # grammar errors before the model loads
     prompts = read_prompts(args)
+    if args.trie is not None and len(prompts) != 1:
+        raise CliError(f"{PROG}: error: --trie holds what was learnt for one prompt; "
+                       f"got {len(prompts)} prompts")
     if args.num_samples > 1 and args.sampler == "greedy":
         print(f"note: -n {args.num_samples} with --sampler greedy gives the same text every time",
               file=sys.stderr)
@@ -785,6 +804,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         except GrammarError as e:
             raise grammar_error(e, constraint.label, _grammar_text(constraint)) from e
         processor = GrammarLogitsProcessor(compiled)
+    if aligned:
+        return _generate_aligned(args, model, tokenizer, constraint, prompts)
     eos = _eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos, default=0)
     sampling = args.sampler == "constrained"
@@ -857,6 +878,51 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 bar.update(1)
     if failures:
         print(f"{PROG}: {failures} of {total} constrained output(s) failed the constraint",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _generate_aligned(args: argparse.Namespace, model, tokenizer, constraint: Constraint,
+                      prompts: list[str]) -> int:
+    """--sampler asap/exact: grammar-aligned samples, one trie per prompt."""
+    from decoding.aligned import prompt_ids, sample_aligned
+    from samplers import SamplingError, TrieMismatchError, UnsatisfiableError
+
+    failures = 0
+    for p, prompt in enumerate(prompts):
+        ids = prompt_ids(tokenizer, prompt, chat=args.chat)
+        if not ids:
+            raise CliError(f"{PROG}: error: the prompt {prompt!r} has no tokens (an empty prompt "
+                           "needs --chat)")
+        start = time.perf_counter()
+        try:
+            run = sample_aligned(model, tokenizer, ids, constraint.grammar, args.num_samples,
+                                 mode=args.sampler, max_new_tokens=args.max_new_tokens,
+                                 temperature=args.temperature, seed=args.seed, trie_path=args.trie,
+                                 progress=args.num_samples > 1)
+        except TrieMismatchError as e:
+            raise CliError(f"{args.trie}: error: {str(e).split(': ', 1)[1]}") from e
+        except (UnsatisfiableError, SamplingError) as e:
+            raise CliError(f"{PROG}: error: prompt {p + 1}: {e}") from e
+        seconds = (time.perf_counter() - start) / max(len(run.samples), 1)
+        for k, s in enumerate(run.samples):
+            valid = _parses(constraint.grammar, s.text)
+            failures += not valid
+            if args.jsonl:
+                record = Sample(prompt=prompt, text=s.text, tokens=len(s.token_ids),
+                                logprob=round(s.logprob, 4), seconds=round(seconds, 3),
+                                finished=True, valid=valid).record()
+                weight = float(f"{math.exp(s.log_weight):.6g}") if args.sampler == "asap" else 1.0
+                record.update(weight=weight, attempts=s.attempts)
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                print(("\n" if p or k else "") + s.text, flush=True)
+        print(f"{args.sampler}: prompt {p + 1}: theta(root) = {run.theta_root:.4g} (upper bound on "
+              f"the model's probability of a grammatical output), {run.forward_passes} forward "
+              "passes", file=sys.stderr)
+    if failures:
+        print(f"{PROG}: {failures} sample(s) failed the constraint (a bug; please report it)",
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

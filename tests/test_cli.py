@@ -64,10 +64,38 @@ def test_bad_usage_exits_2(args):
 
 
 @pytest.mark.parametrize("sampler", ["asap", "exact"])
-def test_aligned_samplers_are_not_yet_available(sampler):
-    result = cli("generate", "--grammar", "json", "--sampler", sampler, "--prompt", "x")
-    assert result.returncode == 1
-    assert "not yet available" in result.stderr and "aligned-sampling" in result.stderr
+def test_aligned_samplers_give_valid_weighted_samples(sampler, tmp_path):
+    trie = tmp_path / "run.trie.npz"
+    args = ("generate", "--grammar", "choices", "--chat", "--sampler", sampler, "-n", "6",
+            "--seed", "0", "--max-new-tokens", "8", "--jsonl", "--trie", str(trie),
+            "--prompt", "Is 'I love it' positive?")
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr
+    rows = jsonl(result.stdout)
+    assert len(rows) == 6
+    assert all(r["valid"] and r["finished"] and r["attempts"] >= 1 for r in rows)
+    assert all(r["weight"] > 0 for r in rows)
+    assert sampler != "exact" or all(r["weight"] == 1.0 for r in rows)
+    assert "theta(root)" in result.stderr and trie.exists()
+    again = cli(*args)  # continues the saved trie
+    assert again.returncode == 0, again.stderr
+    mismatch = cli(*args[:-1], "Another prompt.")
+    assert mismatch.returncode == 1
+    assert "prompt_hash" in mismatch.stderr and "Traceback" not in mismatch.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--sampler", "asap", "--prompt", "x"), "give --grammar or --regex"),
+    (("--grammar", "choices", "--trie", "t.npz", "--prompt", "x"), "--trie goes with"),
+    (("--grammar", "choices", "--sampler", "asap", "--trie", "t.npz", "--prompt", "x",
+      "--prompt", "y"), "one prompt"),
+    (("--grammar", "choices", "--sampler", "exact", "--max-new-tokens", "1", "--prompt", "x"),
+     "unsatisfiable within max_new_tokens = 1"),
+])
+def test_aligned_sampler_errors_are_named(args, message):
+    result = cli("generate", *args)
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
 
 
@@ -248,6 +276,18 @@ def test_example_grammar_generate():
     assert 1 <= record["age"] <= 99 and record["color"] in {"black", "white", "orange", "grey",
                                                              "brown"}
     assert f"parsed: name={record['name']!r}" in result.stdout
+
+
+def test_example_aligned_sampling(tmp_path):
+    out = tmp_path / "plot.png"
+    result = subprocess.run([sys.executable, "examples/aligned_sampling.py", "--n", "400",
+                             "--out", str(out)], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kl = {m: float(v) for m, v in re.findall(r"^(gcd|asap): KL\(empirical \|\| exact\) after 400 "
+                                             r"samples = ([0-9.]+)", result.stdout, re.MULTILINE)}
+    assert kl["asap"] < kl["gcd"] / 2, result.stdout
+    assert out.stat().st_size > 10_000
 
 
 def test_example_cli_json_script():
