@@ -15,6 +15,7 @@ from typing import Any
 
 _LAZY = {
     "load_test_model": "decoding.models",
+    "sample_aligned": "decoding.aligned",
     "test_model_path": "decoding.models",
     "vocabulary_from_hf": "decoding.tokenizers",
 }

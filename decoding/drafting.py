@@ -1,0 +1,251 @@
+"""ADED draft-and-verify decoding behind ``model.generate(custom_generate=aded_generate)``.
+
+Each step drafts a token tree per sequence from the tri-gram table (:mod:`drafters`), verifies
+all trees in one batched forward (tree attention mask, matching position ids), commits the
+accepted chain plus the model's own next token, learns the new trigrams, and keeps only the
+accepted entries in the KV cache (rows are left-padded, so a batch can accept different lengths).
+Greedy output equals plain greedy ``generate``; sampled output follows the model's sampling
+distribution. Logits processors apply to every verified node (keyed on the node's prefix, as
+:class:`decoding.hf.GrammarLogitsProcessor` is); temperature/top-k/top-p too.
+
+Example:
+    >>> from decoding.models import load_test_model
+    >>> model, tok = load_test_model()
+    >>> table = build_trigram_table(["The cat sat on the mat. The cat sat on the hat."], tok)
+    >>> ids = tok("The cat sat on the", return_tensors="pt")
+    >>> fast = model.generate(**ids, custom_generate=aded_generate, trigram_table=table,
+    ...                       max_new_tokens=12, do_sample=False)
+    >>> plain = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    >>> bool((fast == plain).all())
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from transformers import DynamicCache, LogitsProcessorList
+from transformers import generation as hf_generation
+
+from drafters import DraftConfig, TrigramTable, accept, draft_tree, tree_inputs
+from drafters.search import EMPTY_TREE
+
+from .hf import vocabulary_for
+
+__all__ = ["aded_generate", "build_trigram_table", "load_trigram_table", "tokenizer_fingerprint"]
+
+_WARPER_NAMES = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
+                 "MinPLogitsWarper", "TypicalLogitsWarper", "EpsilonLogitsWarper",
+                 "EtaLogitsWarper", "TopHLogitsWarper")
+_WARPERS = tuple(getattr(hf_generation, n) for n in _WARPER_NAMES if hasattr(hf_generation, n))
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """What a trigram table is keyed by: the tokenizer's token bytes and special tokens."""
+    return vocabulary_for(tokenizer).fingerprint
+
+
+def build_trigram_table(texts: Iterable[str], tokenizer, *, keep: int = 12) -> TrigramTable:
+    """A table from a corpus (an iterable of strings, e.g. a file's lines) tokenised with the
+    target tokenizer, keyed by its fingerprint."""
+    docs = (tokenizer(t, add_special_tokens=True)["input_ids"] for t in texts)
+    return TrigramTable.from_token_ids(docs, tokenizer_fingerprint(tokenizer), keep=keep)
+
+
+def load_trigram_table(path, tokenizer) -> TrigramTable:
+    """Load a saved table; refused with a message if it was built for another tokenizer."""
+    return TrigramTable.load(path, tokenizer_fingerprint(tokenizer))
+
+
+def _forward(model, ids, cache, attention_mask, position_ids):
+    kwargs = dict(attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    try:
+        return model(ids, cache=cache, **kwargs).logits
+    except TypeError:  # transformers before the ``cache`` keyword
+        return model(ids, past_key_values=cache, **kwargs).logits
+
+
+def _eos_ids(config) -> set[int]:
+    eos = config.eos_token_id
+    if eos is None:
+        return set()
+    if isinstance(eos, torch.Tensor):
+        return set(int(e) for e in eos.flatten().tolist())
+    if isinstance(eos, int):
+        return {eos}
+    return set(int(e) for e in eos)
+
+
+class _Processing:
+    """Applies the user's processors (per row and depth, on each node's own prefix) and warpers
+    (vectorised over every node), then picks each node's token."""
+
+    def __init__(self, logits_processor: LogitsProcessorList | None, do_sample: bool):
+        procs = list(logits_processor or [])
+        self.warpers = LogitsProcessorList([p for p in procs if isinstance(p, _WARPERS)])
+        self.others = LogitsProcessorList([p for p in procs if not isinstance(p, _WARPERS)])
+        self.do_sample = do_sample
+
+    def choose(self, prefixes: Sequence[Sequence[list[int] | None]], logits: torch.Tensor) -> torch.Tensor:
+        """``prefixes[b][i]`` is node i's token prefix in row b (None for padding nodes)."""
+        b, n, v = logits.shape
+        scores = logits.float()
+        if self.others:
+            for row in range(b):
+                groups: dict[int, list[int]] = {}
+                for i, prefix in enumerate(prefixes[row]):
+                    if prefix is not None:
+                        groups.setdefault(len(prefix), []).append(i)
+                for nodes in groups.values():
+                    ids = torch.tensor([prefixes[row][i] for i in nodes], device=logits.device)
+                    idx = torch.tensor(nodes, device=logits.device)
+                    scores[row, idx] = self.others(ids, scores[row, idx])
+        if not self.do_sample:
+            return scores.argmax(dim=-1)
+        flat = scores.reshape(b * n, v)
+        if self.warpers:
+            flat = self.warpers(torch.zeros((b * n, 1), dtype=torch.long, device=logits.device), flat)
+        probs = torch.softmax(flat, dim=-1)
+        probs = torch.nan_to_num(probs, nan=0.0)
+        dead = probs.sum(dim=-1) <= 0
+        if dead.any():  # padding nodes fully masked by a processor: any token will do
+            probs[dead, 0] = 1.0
+        return torch.multinomial(probs, 1).reshape(b, n)
+
+
+def _compact(cache: DynamicCache, keep: torch.Tensor) -> torch.Tensor:
+    """Keep only the ``keep`` positions of each row, left-padded; returns the new validity mask."""
+    width = int(keep.sum(dim=1).max())
+    order = torch.argsort(keep.to(torch.int8), dim=1, stable=True)[:, -width:]
+    if width == keep.shape[1] and bool(keep.all()):
+        return keep
+    for layer in cache.layers:
+        idx = order[:, None, :, None].expand(-1, layer.keys.shape[1], -1, layer.keys.shape[3])
+        layer.keys = torch.gather(layer.keys, 2, idx)
+        layer.values = torch.gather(layer.values, 2, idx)
+    return torch.gather(keep, 1, order)
+
+
+def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, stopping_criteria=None,
+                  generation_config=None, synced_gpus: bool = False, streamer=None,
+                  trigram_table: TrigramTable | None = None, draft_config: DraftConfig | None = None,
+                  draft_seed: int = 0, draft_stats: dict | None = None, **model_kwargs):
+    """ADED decoding loop for ``model.generate(custom_generate=aded_generate, ...)``.
+
+    Extra ``generate`` arguments: ``trigram_table`` (a :class:`drafters.TrigramTable`; it learns
+    from every request; an empty one, learning from the context only, if omitted),
+    ``draft_config`` (:class:`drafters.DraftConfig`), ``draft_seed``, and ``draft_stats`` (a dict
+    that receives ``steps`` (forward passes after the prompt), ``accepted_draft_tokens`` and
+    ``new_tokens``).
+    Returns the sequences (prompt included, padded with the pad token after an end of sequence),
+    like ``generate``.
+    """
+    config = generation_config
+    device = input_ids.device
+    batch, prompt_len = input_ids.shape
+    attention = model_kwargs.get("attention_mask")
+    if attention is None:
+        attention = torch.ones_like(input_ids)
+    eos = _eos_ids(config)
+    pad = config.pad_token_id if config.pad_token_id is not None else (min(eos) if eos else 0)
+    if isinstance(pad, torch.Tensor):
+        pad = int(pad.flatten()[0])
+    max_length = int(config.max_length)
+    table = trigram_table if trigram_table is not None else TrigramTable("")
+    dconfig = draft_config or DraftConfig()
+    processing = _Processing(logits_processor, bool(config.do_sample))
+    model_dtype = next(model.parameters()).dtype
+
+    rows = [input_ids[b].tolist() for b in range(batch)]
+    starts = [int((attention[b] == 0).sum()) for b in range(batch)]  # left padding
+    for b in range(batch):
+        table.update(rows[b][starts[b]:])
+    cache = DynamicCache()
+    valid = attention.bool()
+    positions = (attention.long().cumsum(1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        logits = _forward(model, input_ids, cache, attention, positions)[:, -1:, :]
+        first = processing.choose([[r] for r in rows], logits)[:, 0].tolist()
+    active = [True] * batch
+    steps = 0
+    accepted_total = 0
+
+    def commit(b: int, new: list[int]) -> None:
+        old = len(rows[b])
+        for t in new:
+            if len(rows[b]) >= max_length:
+                break
+            rows[b].append(int(t))
+            if int(t) in eos:
+                break
+        if rows[b][-1] in eos or len(rows[b]) >= max_length:
+            active[b] = False
+        if streamer is not None and batch == 1:
+            streamer.put(torch.tensor(rows[b][old:]))
+        table.update(rows[b][starts[b]:], start=old - starts[b])
+
+    if streamer is not None and batch == 1:
+        streamer.put(input_ids.cpu())
+    for b in range(batch):
+        commit(b, [first[b]])
+
+    while any(active):
+        trees = []
+        for b in range(batch):
+            r = rows[b]
+            if active[b] and len(r) - starts[b] >= 2:
+                trees.append(draft_tree(table, r[-2], r[-1], dconfig, seed=draft_seed + steps * batch + b))
+            else:
+                trees.append(EMPTY_TREE)
+        tb = tree_inputs([r[-1] for r in rows], trees, device=device, pad_token=pad)
+        n = tb.tokens.shape[1]
+        allowed = torch.cat([valid[:, None, :].expand(-1, n, -1), tb.ancestors], dim=2)
+        mask = torch.zeros(allowed.shape, dtype=model_dtype, device=device)
+        mask.masked_fill_(~allowed, torch.finfo(model_dtype).min)
+        position_ids = valid.sum(dim=1, keepdim=True) + tb.depths
+        host_tokens = tb.tokens.tolist()
+        host_parents = tb.parents.tolist()
+        prefixes = []
+        for b in range(batch):
+            per_node: list[list[int] | None] = []
+            for i in range(n):
+                if host_parents[b][i] == -2:
+                    per_node.append(None)
+                elif i == 0:
+                    per_node.append(rows[b])
+                else:
+                    per_node.append(per_node[host_parents[b][i]] + [host_tokens[b][i]])
+            prefixes.append(per_node)
+        with torch.inference_mode():
+            logits = _forward(model, tb.tokens, cache, mask[:, None], position_ids)
+            choices = processing.choose(prefixes, logits)
+            accepted, last, bonus = accept(tb, choices)
+        acc = accepted.cpu().numpy()
+        bonus_host = bonus.tolist()
+        for b in range(batch):
+            if not active[b]:
+                continue
+            nodes = [i for i in np.flatnonzero(acc[b]) if i != 0]
+            nodes.sort(key=lambda i: len(prefixes[b][i]))
+            accepted_total += len(nodes)
+            commit(b, [host_tokens[b][i] for i in nodes] + [bonus_host[b]])
+        keep = torch.cat([valid, accepted], dim=1)
+        valid = _compact(cache, keep)
+        steps += 1
+    if streamer is not None:
+        streamer.end()
+    width = max(len(r) for r in rows)
+    out = torch.full((batch, width), pad, dtype=torch.long)
+    for b, r in enumerate(rows):
+        out[b, : len(r)] = torch.tensor(r)
+    out = out.to(device)
+    if draft_stats is not None:
+        draft_stats.update(steps=steps, accepted_draft_tokens=accepted_total,
+                           new_tokens=sum(len(r) - prompt_len for r in rows))
+    if getattr(config, "return_dict_in_generate", False):
+        from transformers.generation.utils import GenerateDecoderOnlyOutput
+
+        return GenerateDecoderOnlyOutput(sequences=out)
+    return out
