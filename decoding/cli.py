@@ -71,6 +71,7 @@ examples:
   echo "Is 'I love it' positive?" | {PROG} generate --grammar choices --chat
   {PROG} generate --grammar choices --chat --sampler constrained -n 5 --seed 0 --prompt "..."
   {PROG} generate --grammar choices --chat --sampler asap -n 100 --trie run.trie.npz --prompt "..."
+  {PROG} generate --grammar json --chat --drafter aded --trigram-table t.npz --prompts q.txt
 
 prompts: --prompt (repeatable), --prompts FILE (one per line; JSON lines with a "prompt" field
 when the name ends with .jsonl; - is stdin), or stdin (one per line) when neither is given.
@@ -199,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
                      help="sampling temperature of --sampler constrained, asap, exact "
                           "(default: 1.0)")
+    gen.add_argument("--drafter", choices=("aded",),
+                     help="aded: draft-and-verify decoding (same output, fewer forward passes) "
+                          "with --sampler greedy or constrained")
+    gen.add_argument("--trigram-table", metavar="FILE",
+                     help="with --drafter aded: the tri-gram table to draft from (created if "
+                          "missing; what it learns is saved back)")
     gen.add_argument("--trie", metavar="FILE",
                      help="with --sampler asap/exact and one prompt: continue the sample trie "
                           "saved in FILE (created if missing) and save it back")
@@ -773,6 +780,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
                        "give --grammar or --regex")
     if args.trie is not None and not aligned:
         raise CliError(f"{PROG}: error: --trie goes with --sampler asap or exact")
+    if args.drafter is not None and aligned:
+        raise CliError(f"{PROG}: error: --drafter goes with --sampler greedy or constrained")
+    if args.trigram_table is not None and args.drafter is None:
+        raise CliError(f"{PROG}: error: --trigram-table goes with --drafter aded")
     if args.model != "test" and not Path(args.model).is_dir():
         raise CliError(f"{args.model}: error: not a model folder (give a Hugging Face model "
                        "folder, or `test` for the bundled test model)")
@@ -806,6 +817,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         processor = GrammarLogitsProcessor(compiled)
     if aligned:
         return _generate_aligned(args, model, tokenizer, constraint, prompts)
+    drafting = _drafting_kwargs(args, tokenizer)
     eos = _eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos, default=0)
     sampling = args.sampler == "constrained"
@@ -857,7 +869,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 with torch.inference_mode():
                     out = model.generate(**inputs, generation_config=config,
                                          logits_processor=[processor] if processor else None,
-                                         streamer=streamer)
+                                         streamer=streamer, **drafting)
                 seconds = time.perf_counter() - start
                 sample = _sample(prompt, out, prompt_len, tokenizer, eos, seconds, constraint)
                 where = f"prompt {p + 1}, sample {s + 1}: " if total > 1 else ""
@@ -876,11 +888,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     emit(("\n" if written else "") + sample.text)
                 written += 1
                 bar.update(1)
+    if args.trigram_table is not None:
+        drafting["trigram_table"].save(args.trigram_table)
     if failures:
         print(f"{PROG}: {failures} of {total} constrained output(s) failed the constraint",
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _drafting_kwargs(args: argparse.Namespace, tokenizer) -> dict:
+    """``generate`` arguments for --drafter aded (none without it)."""
+    if args.drafter is None:
+        return {}
+    from decoding.drafting import aded_generate, load_trigram_table, tokenizer_fingerprint
+    from drafters import TrigramTable
+
+    table = TrigramTable(tokenizer_fingerprint(tokenizer))
+    if args.trigram_table is not None and Path(args.trigram_table).exists():
+        try:
+            table = load_trigram_table(args.trigram_table, tokenizer)
+        except ValueError as e:
+            raise CliError(f"{args.trigram_table}: error: {str(e).split(': ', 1)[-1]}") from e
+    return {"custom_generate": aded_generate, "trigram_table": table}
 
 
 def _generate_aligned(args: argparse.Namespace, model, tokenizer, constraint: Constraint,

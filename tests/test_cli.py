@@ -84,8 +84,26 @@ def test_aligned_samplers_give_valid_weighted_samples(sampler, tmp_path):
     assert "prompt_hash" in mismatch.stderr and "Traceback" not in mismatch.stderr
 
 
+def test_drafter_gives_the_same_output_and_keeps_its_table(tmp_path):
+    table = tmp_path / "table.npz"
+    common = ("generate", "--grammar", "json", "--chat", "--max-new-tokens", "40", "--jsonl",
+              "--prompt", "Describe a cat as JSON with a name and an age.")
+    plain = cli(*common)
+    fast = cli(*common, "--drafter", "aded", "--trigram-table", str(table))
+    assert plain.returncode == 0 and fast.returncode == 0, fast.stderr
+    a, b = jsonl(plain.stdout)[0], jsonl(fast.stdout)[0]
+    assert a["text"] == b["text"] and a["tokens"] == b["tokens"] and b["valid"]
+    assert abs(a["logprob"] - b["logprob"]) < 1e-2
+    assert table.exists()
+    again = cli(*common, "--drafter", "aded", "--trigram-table", str(table))
+    assert again.returncode == 0 and jsonl(again.stdout)[0]["text"] == a["text"]
+
+
 @pytest.mark.parametrize("args,message", [
     (("--sampler", "asap", "--prompt", "x"), "give --grammar or --regex"),
+    (("--grammar", "choices", "--sampler", "asap", "--drafter", "aded", "--prompt", "x"),
+     "--drafter goes with"),
+    (("--grammar", "choices", "--trigram-table", "t.npz", "--prompt", "x"), "--trigram-table goes"),
     (("--grammar", "choices", "--trie", "t.npz", "--prompt", "x"), "--trie goes with"),
     (("--grammar", "choices", "--sampler", "asap", "--trie", "t.npz", "--prompt", "x",
       "--prompt", "y"), "one prompt"),
@@ -288,6 +306,15 @@ def test_example_aligned_sampling(tmp_path):
                                              r"samples = ([0-9.]+)", result.stdout, re.MULTILINE)}
     assert kl["asap"] < kl["gcd"] / 2, result.stdout
     assert out.stat().st_size > 10_000
+
+
+def test_example_aded_speedup():
+    result = subprocess.run([sys.executable, "examples/aded_speedup.py", "--max-new-tokens", "48"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical to plain greedy: True" in result.stdout
+    per_pass = float(re.search(r"([0-9.]+) tokens per forward pass", result.stdout).group(1))
+    assert per_pass > 1.2  # the copy task lets drafts through: fewer passes than tokens
 
 
 def test_example_cli_json_script():

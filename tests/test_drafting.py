@@ -61,7 +61,7 @@ def test_table_counts_prunes_updates_and_grows():
     table.update([1, 2, 3], start=3)  # only trigrams ending at index >= start are learnt
     assert table.successors(1, 2)[1][0] == before
     table.update([1, 2, 3], start=2)
-    assert table.successors(1, 2)[1][0] == pytest.approx(before + 0.04)
+    assert table.successors(1, 2)[1][0] == pytest.approx(before + table.increment)
 
 
 def test_table_round_trip_and_tokenizer_mismatch(tmp_path, model_and_tokenizer):
@@ -88,6 +88,18 @@ def test_draft_tree_is_bounded_and_follows_the_table():
     assert draft_tree(table, 1, 2, DraftConfig(max_nodes=6), seed=5).tokens.tolist() == \
         draft_tree(table, 1, 2, DraftConfig(max_nodes=6), seed=5).tokens.tolist()
     assert len(draft_tree(table, 77, 78)) == 0  # unknown pair: no draft
+
+
+def test_context_path_copies_what_followed_the_last_ngram():
+    from drafters.search import context_continuation
+
+    ctx = np.array([5, 1, 2, 3, 4, 9, 9, 1, 2, 3, 7, 8, 1, 2, 3])
+    assert context_continuation(ctx, 4).tolist() == [7, 8, 1, 2]  # the latest earlier "1 2 3"
+    assert context_continuation(np.array([1, 2, 6, 1, 2]), 3).tolist() == [6, 1, 2]  # bigram match
+    assert context_continuation(np.array([1, 2, 3]), 3).tolist() == []
+    table = TrigramTable("toy")
+    tree = draft_tree(table, 2, 3, DraftConfig(max_nodes=3), context=ctx)
+    assert tree.tokens.tolist() == [7, 8, 1] and tree.parents.tolist() == [-1, 0, 1]
 
 
 # -- verification ----------------------------------------------------------------------------------
@@ -148,6 +160,29 @@ def test_grammar_constrained_greedy_is_unchanged(model_and_tokenizer):
                           logits_processor=[GrammarLogitsProcessor(compiled)],
                           custom_generate=aded_generate, trigram_table=build_trigram_table(CORPUS, tok))
     assert torch.equal(ours, plain)
+
+
+def test_grammar_aware_drafting_prunes_and_jumps_forward(model_and_tokenizer):
+    from decoding.drafting import constrain_tree
+    from grammars import Grammar, GrammarMatcher
+
+    model, tok = model_and_tokenizer
+    cg = compile_for_tokenizer(Grammar.from_lark('start: "The answer is " /[0-9]+/ "."'), tok, model=model)
+    ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    good, bad = ids(" answer is 42."), ids(" cat sat")
+    tree = DraftTree(np.array(good + bad), np.array([-1] + list(range(len(good) - 1)) + [-1] +
+                                                    list(range(len(good), len(good) + len(bad) - 1))),
+                     np.array(list(range(1, len(good) + 1)) + list(range(1, len(bad) + 1))))
+    matcher = GrammarMatcher(cg)
+    matcher.advance(ids("The")[0])
+    pruned = constrain_tree(tree, matcher, 16)
+    spelled = {tok.decode(list(p)) for p in pruned.token_paths()}
+    assert " answer is 42." in spelled  # kept (the forced " answer is " shares its first tokens)
+    assert not any("cat" in s for s in spelled)  # the forbidden branch is cut
+    fresh = GrammarMatcher(cg)
+    forced = constrain_tree(DraftTree(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                      np.zeros(0, np.int64)), fresh, 16)
+    assert tok.decode(list(forced.token_paths()[0])) == "The answer is "  # jump-forward drafts
 
 
 def tiny_model(vocab: int = 6, seed: int = 0):
