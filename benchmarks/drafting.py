@@ -185,9 +185,9 @@ def main() -> None:
             rows.append([name, fmt(tps["greedy"]), fmt(tps["pld"]), fmt(tps["ours"]),
                          fmt(r["speedup_vs_greedy"], 2), fmt(r["speedup_vs_pld"], 2),
                          fmt(r["pld_vs_greedy"], 2), fmt(r["tokens_per_step"], 2),
-                         str(r["identical"])])
+                         str(r["identical"]), str(r["pld_identical"])])
         print_table(["set", "greedy tok/s", "pld tok/s", "ours tok/s", "ours/greedy", "ours/pld",
-                     "pld/greedy", "tokens/step", "identical"], rows)
+                     "pld/greedy", "tokens/step", "ours = greedy", "pld = greedy"], rows)
         b = per["batch4"]
         print(f"batch 4 ({b['groups']} groups): ours/plain batched greedy {b['speedup']:.2f}x, "
               f"identical {b['identical']}")

@@ -235,12 +235,13 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
 
     while any(active):
         trees = []
+        row_config = dconfig.for_batch(sum(active))
         for b in range(batch):
             r = rows[b]
             if active[b] and len(r) - starts[b] >= 2:
-                tree = draft_tree(table, r[-2], r[-1], dconfig, seed=draft_seed + steps * batch + b,
+                tree = draft_tree(table, r[-2], r[-1], row_config, seed=draft_seed + steps * batch + b,
                                   context=np.asarray(r[starts[b]:], dtype=np.int64))
-                trees.append(processing.constrain(tree, r, dconfig.max_nodes))
+                trees.append(processing.constrain(tree, r, row_config.max_nodes))
             else:
                 trees.append(EMPTY_TREE)
         tb = tree_inputs([r[-1] for r in rows], trees, device=device, pad_token=pad)

@@ -16,7 +16,7 @@ microseconds, far below one forward pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
@@ -35,9 +35,15 @@ class DraftConfig:
     extend: int = 1         # then each path follows the table's best successor this many tokens
     lookup: int = 8         # context path: the tokens that followed the last n-gram's previous use
     top_paths: int = 24
-    max_nodes: int = 16     # draft tokens verified per step
+    max_nodes: int = 16     # draft tokens verified per step and sequence
+    max_batch_nodes: int = 32  # and for all sequences of a batch together (split evenly)
     c1: float = 32.0
     c2: float = 8.0
+
+    def for_batch(self, rows: int) -> "DraftConfig":
+        """The settings for one of ``rows`` sequences drafted together."""
+        per_row = max(1, min(self.max_nodes, self.max_batch_nodes // max(rows, 1)))
+        return self if per_row == self.max_nodes else replace(self, max_nodes=per_row)
 
 
 @dataclass(frozen=True)
