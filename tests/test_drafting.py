@@ -88,6 +88,9 @@ def test_draft_tree_is_bounded_and_follows_the_table():
     assert draft_tree(table, 1, 2, DraftConfig(max_nodes=6), seed=5).tokens.tolist() == \
         draft_tree(table, 1, 2, DraftConfig(max_nodes=6), seed=5).tokens.tolist()
     assert len(draft_tree(table, 77, 78)) == 0  # unknown pair: no draft
+    config = DraftConfig(max_nodes=16, max_batch_nodes=32)
+    assert config.for_batch(1) is config and config.for_batch(4).max_nodes == 8
+    assert config.for_batch(100).max_nodes == 1
 
 
 def test_context_path_copies_what_followed_the_last_ngram():
@@ -234,9 +237,11 @@ def test_sampling_follows_the_models_distribution():
     accepted = 0
     for _ in range(calls):
         stats_: dict = {}
-        out = model.generate(prompt.expand(rows, -1), max_new_tokens=2, do_sample=True,
-                             temperature=temperature, top_k=top_k, top_p=1.0,
+        ids = prompt.expand(rows, -1)
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=2,
+                             do_sample=True, temperature=temperature, top_k=top_k, top_p=1.0,
                              custom_generate=aded_generate, trigram_table=table.copy(),
+                             draft_config=DraftConfig(max_batch_nodes=16 * rows),
                              draft_stats=stats_, pad_token_id=5, eos_token_id=5)
         for gen in out[:, 3:].tolist():
             key = (5,) if gen[0] == 5 else tuple(gen[:2])
