@@ -308,6 +308,17 @@ def test_example_aligned_sampling(tmp_path):
     assert out.stat().st_size > 10_000
 
 
+def test_example_exact_sampling():
+    result = subprocess.run([sys.executable, "examples/exact_sampling.py", "--n", "60"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    first, last = map(float, re.search(r"first half ([0-9.]+), second half ([0-9.]+)",
+                                       result.stdout).groups())
+    assert last < first  # the acceptance rate rises as the trie learns
+    texts = re.search(r"most frequent: (.*)", result.stdout).group(1)
+    assert all(re.fullmatch(r"[1-9][-+*][1-9] \(\d+\)", t) for t in texts.split(", "))
+
+
 def test_example_aded_speedup():
     result = subprocess.run([sys.executable, "examples/aded_speedup.py", "--max-new-tokens", "48"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
