@@ -1,5 +1,6 @@
 """Decoding algorithms over next-token distributions: grammar-constrained (GCD), grammar-aligned
-(ASAp) and exact grammar-aligned sampling. Uses :mod:`grammars`; knows no model library."""
+(ASAp) and exact grammar-aligned sampling; inference-aware best-of-N selection
+(:mod:`samplers.best_of_n`). Uses :mod:`grammars`; knows no model library."""
 
 from .aligned import (
     AlignedSample,
