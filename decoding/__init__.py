@@ -20,7 +20,18 @@ _LAZY = {
     "vocabulary_from_hf": "decoding.tokenizers",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "version"])
+
+
+def version() -> str:
+    """The installed distribution's version ("(not installed)" when run from a bare checkout)."""
+    try:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        return dist_version("guided-decoding")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def __getattr__(name: str) -> Any:

@@ -35,15 +35,13 @@ from transformers import (
 
 from grammars import CompiledGrammar, Grammar, GrammarMatcher, TokenRejectedError
 from samplers import AlignedSample, AlignedSampler, SampleTrie
-from samplers.aligned import MODES
+from samplers.aligned import MODES, allowed_within
 
-from .hf import compile_for_tokenizer, vocabulary_for
+from . import version
+from .hf import compile_for_tokenizer, forward_with_cache, vocabulary_for
 
 __all__ = ["AlignedRun", "CausalLMScorer", "GrammarAlignedLogitsProcessor", "sample_aligned",
            "decoding_warpers", "prompt_ids"]
-
-LIBRARY_VERSION = "0.1.0"
-
 
 def decoding_warpers(temperature: float = 1.0, top_k: int | None = None,
                      top_p: float | None = None) -> LogitsProcessorList:
@@ -72,13 +70,6 @@ def prompt_ids(tokenizer, prompt: str | Sequence[int], *, chat: bool = True) -> 
             ids = ids["input_ids"]
         return [int(t) for t in ids]
     return [int(t) for t in tokenizer(prompt)["input_ids"]]
-
-
-def _forward(model, ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
-    try:
-        return model(ids, cache=cache, use_cache=True).logits
-    except TypeError:  # transformers versions before the ``cache`` keyword
-        return model(ids, past_key_values=cache, use_cache=True).logits
 
 
 class CausalLMScorer:
@@ -116,7 +107,7 @@ class CausalLMScorer:
             self._cache.crop(common - len(self._cached))
         ids = torch.tensor([target[common:]], dtype=torch.long, device=self._device)
         with torch.inference_mode():
-            logits = _forward(self.model, ids, self._cache)[:, -1, :].float()
+            logits = forward_with_cache(self.model, ids, self._cache)[:, -1, :].float()
             if self.warpers:
                 logits = self.warpers(torch.tensor([target], device=self._device), logits)
             logp = torch.log_softmax(logits, dim=-1)[0]
@@ -146,7 +137,7 @@ def trie_header(compiled: CompiledGrammar, tokenizer, model, prompt: Sequence[in
     grammar_hash = hashlib.sha256(f"{compiled.start}\x00{compiled.grammar_text}".encode()).hexdigest()[:32]
     prompt_hash = hashlib.sha256(np.asarray(prompt, dtype=np.int64).tobytes()).hexdigest()[:32]
     return {
-        "library_version": LIBRARY_VERSION,
+        "library_version": version(),
         "grammar_hash": grammar_hash,
         "tokenizer_hash": vocabulary_for(tokenizer, model).fingerprint,
         "model": str(getattr(model.config, "_name_or_path", "") or model.config.model_type),
@@ -269,10 +260,8 @@ class GrammarAlignedLogitsProcessor(LogitsProcessor):
                 rows[row.tobytes()] = (node, None, None, None)
                 out[i] = scores[i]
                 continue
-            allowed = matcher.allowed_token_ids().astype(np.int64)
-            depth = len(row) - self._prompt_len
-            if self.max_new_tokens is not None and depth >= self.max_new_tokens - 1:
-                allowed = np.intersect1d(allowed, self._eos)
+            allowed = allowed_within(matcher, len(row) - self._prompt_len, self.max_new_tokens,
+                                     self._eos)
             logps = logp_all[i][allowed]
             rows[row.tobytes()] = (node, matcher, allowed, logps)
             if node >= 0:

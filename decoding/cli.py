@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from decoding import version
+
 if TYPE_CHECKING:
     from grammars import Grammar
 
@@ -166,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", default=False,
                         help="show Python tracebacks of errors")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     gen = sub.add_parser(
@@ -242,13 +244,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("guided-decoding")
-    except Exception:  # noqa: BLE001 - not installed: no version to show
-        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

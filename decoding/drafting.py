@@ -35,7 +35,7 @@ from drafters import DraftConfig, DraftTree, TrigramTable, accept, draft_tree, t
 from drafters.search import EMPTY_TREE, merge_paths
 from grammars import GrammarMatcher, TokenRejectedError
 
-from .hf import GrammarLogitsProcessor, vocabulary_for
+from .hf import GrammarLogitsProcessor, forward_with_cache, vocabulary_for
 
 __all__ = ["aded_generate", "build_trigram_table", "constrain_tree", "load_trigram_table",
            "tokenizer_fingerprint"]
@@ -88,14 +88,6 @@ def constrain_tree(tree: DraftTree, matcher: GrammarMatcher | None, max_nodes: i
     return merge_paths(paths, max_nodes)
 
 
-def _forward(model, ids, cache, attention_mask, position_ids):
-    kwargs = dict(attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
-    try:
-        return model(ids, cache=cache, **kwargs).logits
-    except TypeError:  # transformers before the ``cache`` keyword
-        return model(ids, past_key_values=cache, **kwargs).logits
-
-
 def _eos_ids(config) -> set[int]:
     eos = config.eos_token_id
     if eos is None:
@@ -124,8 +116,10 @@ class _Processing:
             tree = constrain_tree(tree, proc.matcher_for(np.asarray(row, dtype=np.int64)), max_nodes)
         return tree
 
-    def choose(self, prefixes: Sequence[Sequence[list[int] | None]], logits: torch.Tensor) -> torch.Tensor:
-        """``prefixes[b][i]`` is node i's token prefix in row b (None for padding nodes)."""
+    def choose(self, prefixes: Sequence[Sequence[list[int] | None]] | None,
+               logits: torch.Tensor) -> torch.Tensor:
+        """``prefixes[b][i]`` is node i's token prefix in row b (None for padding nodes); only
+        read when there are processors other than warpers (see :func:`_node_prefixes`)."""
         b, n, v = logits.shape
         scores = logits.float()
         if self.others:
@@ -151,12 +145,27 @@ class _Processing:
         return torch.multinomial(probs, 1).reshape(b, n)
 
 
+def _node_prefixes(rows: list[list[int]], parents: list[list[int]],
+                   tokens: list[list[int]]) -> list[list[list[int] | None]]:
+    """Each tree node's whole token prefix (for logits processors), None for padding nodes."""
+    out = []
+    for row, row_parents, row_tokens in zip(rows, parents, tokens):
+        per_node: list[list[int] | None] = []
+        for i, parent in enumerate(row_parents):
+            if parent == -2:
+                per_node.append(None)
+            else:
+                per_node.append(row if i == 0 else per_node[parent] + [row_tokens[i]])
+        out.append(per_node)
+    return out
+
+
 def _compact(cache: DynamicCache, keep: torch.Tensor) -> torch.Tensor:
     """Keep only the ``keep`` positions of each row, left-padded; returns the new validity mask."""
+    if bool(keep.all()):
+        return keep
     width = int(keep.sum(dim=1).max())
     order = torch.argsort(keep.to(torch.int8), dim=1, stable=True)[:, -width:]
-    if width == keep.shape[1] and bool(keep.all()):
-        return keep
     for layer in cache.layers:
         idx = order[:, None, :, None].expand(-1, layer.keys.shape[1], -1, layer.keys.shape[3])
         layer.keys = torch.gather(layer.keys, 2, idx)
@@ -206,7 +215,8 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     valid = attention.bool()
     positions = (attention.long().cumsum(1) - 1).clamp(min=0)
     with torch.inference_mode():
-        logits = _forward(model, input_ids, cache, attention, positions)[:, -1:, :]
+        logits = forward_with_cache(model, input_ids, cache, attention_mask=attention,
+                                    position_ids=positions)[:, -1:, :]
         first = processing.choose([[r] for r in rows], logits)[:, 0].tolist()
         if keep_logits:
             raw_logits.append(logits[:, 0].float().clone())
@@ -226,7 +236,7 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
             active[b] = False
         if streamer is not None and batch == 1:
             streamer.put(torch.tensor(rows[b][old:]))
-        table.update(rows[b][starts[b]:], start=old - starts[b])
+        table.update(rows[b][max(starts[b], old - 2):])  # the trigrams ending in the new tokens
 
     if streamer is not None and batch == 1:
         streamer.put(input_ids.cpu())
@@ -244,27 +254,19 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
                 trees.append(processing.constrain(tree, r, row_config.max_nodes))
             else:
                 trees.append(EMPTY_TREE)
-        tb = tree_inputs([r[-1] for r in rows], trees, device=device, pad_token=pad)
+        host = tree_inputs([r[-1] for r in rows], trees, pad_token=pad)
+        tb = host.to(device)
         n = tb.tokens.shape[1]
         allowed = torch.cat([valid[:, None, :].expand(-1, n, -1), tb.ancestors], dim=2)
         mask = torch.zeros(allowed.shape, dtype=model_dtype, device=device)
         mask.masked_fill_(~allowed, torch.finfo(model_dtype).min)
         position_ids = valid.sum(dim=1, keepdim=True) + tb.depths
-        host_tokens = tb.tokens.tolist()
-        host_parents = tb.parents.tolist()
-        prefixes = []
-        for b in range(batch):
-            per_node: list[list[int] | None] = []
-            for i in range(n):
-                if host_parents[b][i] == -2:
-                    per_node.append(None)
-                elif i == 0:
-                    per_node.append(rows[b])
-                else:
-                    per_node.append(per_node[host_parents[b][i]] + [host_tokens[b][i]])
-            prefixes.append(per_node)
+        host_tokens = host.tokens.tolist()
+        prefixes = (_node_prefixes(rows, host.parents.tolist(), host_tokens)
+                    if processing.others else None)
         with torch.inference_mode():
-            logits = _forward(model, tb.tokens, cache, mask[:, None], position_ids)
+            logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
+                                        position_ids=position_ids)
             choices = processing.choose(prefixes, logits)
             accepted, last, bonus = accept(tb, choices)
         acc = accepted.cpu().numpy()
@@ -272,8 +274,7 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
         for b in range(batch):
             if not active[b]:
                 continue
-            nodes = [i for i in np.flatnonzero(acc[b]) if i != 0]
-            nodes.sort(key=lambda i: len(prefixes[b][i]))
+            nodes = [int(i) for i in np.flatnonzero(acc[b][1:]) + 1]  # the chain, root first
             accepted_total += len(nodes)
             before = len(rows[b])
             commit(b, [host_tokens[b][i] for i in nodes] + [bonus_host[b]])

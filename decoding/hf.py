@@ -57,6 +57,15 @@ def vocabulary_for(tokenizer, model=None) -> Vocabulary:
     return per_tokenizer[key]
 
 
+def forward_with_cache(model, ids: torch.Tensor, cache, **kwargs) -> torch.Tensor:
+    """The logits of ``model`` on ``ids``, appending to the KV ``cache`` (``cache=`` keyword of
+    transformers 5, ``past_key_values=`` before it); ``kwargs`` go to the forward."""
+    try:
+        return model(ids, cache=cache, use_cache=True, **kwargs).logits
+    except TypeError:  # transformers before the ``cache`` keyword
+        return model(ids, past_key_values=cache, use_cache=True, **kwargs).logits
+
+
 def apply_bitmask(scores: torch.Tensor, bitmask: np.ndarray, rows: list[int]) -> None:
     """Set to -inf, in place, the scores of ``rows`` whose bit is 0 in the matching bitmask row."""
     if scores.device.type == "cpu" and scores.dtype == torch.float32 and scores.is_contiguous():

@@ -15,15 +15,14 @@ requests; :meth:`TrigramTable.copy` gives a private one.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numba
 import numpy as np
+
+from grammars.cache import load_arrays, save_arrays
 
 __all__ = ["TrigramTable", "TableMismatchError", "ROW"]
 
@@ -45,25 +44,25 @@ def _hash(a: int, b: int, mask: int) -> int:
 
 
 @numba.njit(cache=True)
-def find_row(key_a: np.ndarray, key_b: np.ndarray, a: int, b: int) -> int:
-    """The slot of pair (a, b), or -1."""
+def _probe(key_a: np.ndarray, key_b: np.ndarray, a: int, b: int) -> int:
+    """The slot holding pair (a, b), else the empty slot where it would go."""
     mask = len(key_a) - 1
     i = _hash(a, b, mask)
-    while key_a[i] != _EMPTY:
-        if key_a[i] == a and key_b[i] == b:
-            return i
+    while key_a[i] != _EMPTY and not (key_a[i] == a and key_b[i] == b):
         i = (i + 1) & mask
-    return -1
+    return i
+
+
+@numba.njit(cache=True)
+def find_row(key_a: np.ndarray, key_b: np.ndarray, a: int, b: int) -> int:
+    """The slot of pair (a, b), or -1."""
+    i = _probe(key_a, key_b, a, b)
+    return i if key_a[i] != _EMPTY else -1
 
 
 @numba.njit(cache=True)
 def _insert_row(key_a, key_b, a, b) -> int:
-    mask = len(key_a) - 1
-    i = _hash(a, b, mask)
-    while key_a[i] != _EMPTY:
-        if key_a[i] == a and key_b[i] == b:
-            return i
-        i = (i + 1) & mask
+    i = _probe(key_a, key_b, a, b)
     key_a[i] = a
     key_b[i] = b
     return i
@@ -218,32 +217,17 @@ class TrigramTable:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the table (``.npz``, with a header naming the tokenizer), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
                   "tokenizer_fingerprint": self.tokenizer_fingerprint,
                   "increment": self.increment, "cap": self.cap, "pairs": self.pairs}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, header=np.array(json.dumps(header)), key_a=self.key_a,
-                                    key_b=self.key_b, succ=self.succ, score=self.score)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_arrays(path, header, {"key_a": self.key_a, "key_b": self.key_b, "succ": self.succ,
+                                   "score": self.score})
 
     @classmethod
     def load(cls, path: str | os.PathLike, tokenizer_fingerprint: str) -> "TrigramTable":
         """Read a saved table; refused (:class:`TableMismatchError`) if it was built for another
         tokenizer."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                arrays = {k: data[k] for k in ("key_a", "key_b", "succ", "score")}
-        except (OSError, KeyError, ValueError) as exc:
-            raise ValueError(f"{path}: not a trigram table file ({exc})") from None
+        header, arrays = load_arrays(path, ("key_a", "key_b", "succ", "score"), "a trigram table file")
         if header.get("format") != _FORMAT or header.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"{path}: not a trigram table file of format version {_FORMAT_VERSION}")
         if header["tokenizer_fingerprint"] != tokenizer_fingerprint:

@@ -34,10 +34,15 @@ class TreeBatch:
         self.depths = depths        # [B, n] long, 0 for the root
         self.ancestors = ancestors  # [B, n, n] bool: node i sees node j (j ancestor of i, or i)
 
+    def to(self, device: torch.device | str) -> "TreeBatch":
+        """The same trees on ``device`` (this one stays where it is, e.g. for host-side reads)."""
+        return TreeBatch(self.tokens.to(device), self.parents.to(device), self.depths.to(device),
+                         self.ancestors.to(device))
 
-def tree_inputs(roots: Sequence[int], trees: Sequence[DraftTree], device: torch.device | str = "cpu",
-                pad_token: int = 0) -> TreeBatch:
-    """Lay out one tree per sequence below its root token.
+
+def tree_inputs(roots: Sequence[int], trees: Sequence[DraftTree], pad_token: int = 0) -> TreeBatch:
+    """Lay out one tree per sequence below its root token (on the CPU: move it with ``.to``).
+    Node indices follow the trees' order, so a node comes after its parent.
 
     Example:
         >>> import numpy as np
@@ -67,14 +72,15 @@ def tree_inputs(roots: Sequence[int], trees: Sequence[DraftTree], device: torch.
         for i in range(1, k + 1):  # parents come before children: copy the parent's row
             ancestors[row, i] |= ancestors[row, int(parents[row, i])]
         ancestors[row, 1:k + 1, 0] = True
-    return TreeBatch(tokens.to(device), parents.to(device), depths.to(device), ancestors.to(device))
+    return TreeBatch(tokens, parents, depths, ancestors)
 
 
 def accept(batch: TreeBatch, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Walk the trees given the model's choice at every node (``[B, n]`` token ids).
 
     Returns ``(accepted, last, bonus)``: ``accepted [B, n]`` marks the reached nodes (the root and a
-    chain below it), ``last [B]`` is the deepest reached node, ``bonus [B]`` the choice there.
+    chain below it, in increasing index order), ``last [B]`` is the deepest reached node,
+    ``bonus [B]`` the choice there.
 
     Example:
         >>> import numpy as np

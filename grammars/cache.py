@@ -7,11 +7,15 @@ race to create the same entry never see a half-written one.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def cache_root() -> Path:
@@ -42,3 +46,30 @@ def save_pickle(path: Path, obj: Any) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def save_arrays(path: str | os.PathLike, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write named arrays and a JSON ``header`` to ``path`` (compressed ``.npz``) atomically.
+    Unlike the cache entries above, a failed write raises: the user asked for this file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, header=np.array(json.dumps(header, sort_keys=True)), **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_arrays(path: str | os.PathLike, names: Sequence[str], what: str) -> tuple[dict, dict]:
+    """``(header, arrays)`` from a file written by :func:`save_arrays`; ``ValueError`` saying the
+    file is not ``what`` if it cannot be read or lacks one of ``names``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            arrays = {name: data[name] for name in names}
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: not {what} ({exc})") from None
+    return header, arrays

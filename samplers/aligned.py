@@ -32,10 +32,21 @@ from grammars import CompiledGrammar, GrammarMatcher
 
 from .trie import SampleTrie
 
-__all__ = ["AlignedSample", "AlignedSampler", "NextTokenModel", "SamplingError", "UnsatisfiableError"]
+__all__ = ["AlignedSample", "AlignedSampler", "NextTokenModel", "SamplingError", "UnsatisfiableError",
+           "allowed_within"]
 
 Mode = Literal["gcd", "asap", "exact"]
 MODES: tuple[str, ...] = ("gcd", "asap", "exact")
+
+
+def allowed_within(matcher: GrammarMatcher, depth: int, max_new_tokens: int | None,
+                   eos: np.ndarray) -> np.ndarray:
+    """The allowed token ids (ascending) after ``depth`` generated tokens, with the length bound
+    as part of the constraint: from depth ``max_new_tokens - 1`` on, only end-of-sequence ids."""
+    allowed = matcher.allowed_token_ids().astype(np.int64)
+    if max_new_tokens is not None and depth >= max_new_tokens - 1:
+        allowed = np.intersect1d(allowed, eos)
+    return allowed
 
 
 class NextTokenModel(Protocol):
@@ -117,7 +128,6 @@ class AlignedSampler:
         self.trie = trie if trie is not None else SampleTrie()
         self.rng = np.random.default_rng(seed)
         self.max_attempts = int(max_attempts)
-        self.steps = 0  # next-token distributions consumed, all samples together
         self._eos = np.asarray(compiled.eos_token_ids, dtype=np.int64)
         self._matcher = GrammarMatcher(compiled)
 
@@ -154,12 +164,6 @@ class AlignedSampler:
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    def _allowed(self, depth: int) -> np.ndarray:
-        allowed = self._matcher.allowed_token_ids().astype(np.int64)
-        if depth >= self.max_new_tokens - 1:
-            allowed = np.intersect1d(allowed, self._eos)
-        return allowed
-
     def _attempt(self) -> _Attempt:
         trie, rng, matcher = self.trie, self.rng, self._matcher
         matcher.reset()
@@ -174,7 +178,7 @@ class AlignedSampler:
             dist = trie.distribution(node) if node >= 0 else None
             if dist is None:
                 full = np.asarray(self.model.logprobs(tokens), dtype=np.float32)
-                allowed = self._allowed(depth)
+                allowed = allowed_within(matcher, depth, self.max_new_tokens, self._eos)
                 dist = (allowed, full[allowed])
                 if node >= 0 and fresh:
                     trie.expand(node, *dist)
@@ -182,13 +186,11 @@ class AlignedSampler:
             allowed, logps = dist
             mass = trie.allowed_mass(node) if node >= 0 else float(np.exp(logps.astype(np.float64)).sum())
             if mass <= 0.0:  # a dead end (the length bound) or a model with no mass left
-                self.steps += steps
                 return _Attempt(tokens, logprob, log_weight, steps, ok=False)
             if self.mode == "exact" and fresh and depth > 0:
                 # Draw from the unmasked distribution: a forbidden token rejects the attempt.
                 if rng.random() >= mass:
-                    self.steps += steps
-                    return _Attempt(tokens, logprob, log_weight, steps, ok=False)
+                        return _Attempt(tokens, logprob, log_weight, steps, ok=False)
                 scores = logps.astype(np.float64)
             elif self.mode == "gcd" or node < 0:
                 scores = logps.astype(np.float64)
@@ -196,7 +198,6 @@ class AlignedSampler:
                 scores = trie.proposal_logits(node, allowed, logps)
             top = scores.max()
             if top == -math.inf:
-                self.steps += steps
                 return _Attempt(tokens, logprob, log_weight, steps, ok=False)
             weights = np.exp(scores - top)
             total = weights.sum()
@@ -217,7 +218,6 @@ class AlignedSampler:
                     log_weight -= trie.logtheta(child)
             tokens.append(token)
             if is_eos:
-                self.steps += steps
                 return _Attempt(tokens, logprob, log_weight, steps, ok=True)
             matcher.advance(token)
             node = child

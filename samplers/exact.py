@@ -16,7 +16,7 @@ import numpy as np
 
 from grammars import CompiledGrammar, GrammarMatcher
 
-from .aligned import NextTokenModel
+from .aligned import NextTokenModel, allowed_within
 
 __all__ = ["LanguageTable", "TableModel", "enumerate_language"]
 
@@ -129,9 +129,7 @@ def enumerate_language(compiled: CompiledGrammar, model: NextTokenModel, *, max_
         if len(prefixes) >= max_prefixes:
             raise ValueError(f"the language has more than {max_prefixes} prefixes within "
                              f"max_new_tokens = {max_new_tokens}; too large to enumerate")
-        allowed = matcher.allowed_token_ids().astype(np.int64)
-        if len(prefix) >= max_new_tokens - 1:
-            allowed = np.intersect1d(allowed, eos_arr)
+        allowed = allowed_within(matcher, len(prefix), max_new_tokens, eos_arr)
         full = np.asarray(model.logprobs(list(prefix)), dtype=np.float32)
         logps = full[allowed]
         prefixes[prefix] = (allowed, logps)

@@ -25,11 +25,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
+
+from grammars.cache import load_arrays, save_arrays
 
 __all__ = ["SampleTrie", "TrieMismatchError", "TRIE_FORMAT"]
 
@@ -286,33 +286,19 @@ class SampleTrie:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the trie and its header to ``path`` (``.npz``), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = {"format": TRIE_FORMAT, "format_version": TRIE_FORMAT_VERSION, **self.header}
         arrays = {name: a[: self._n] for name, a in self._a.items()}
         arrays["dist_tokens"] = self._dist_tokens[: self._dist_used]
         arrays["dist_logp"] = self._dist_logp[: self._dist_used]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, header=np.array(json.dumps(header, sort_keys=True)), **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_arrays(path, header, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, expect: dict | None = None,
              max_nodes: int = 4_000_000, max_stored: int = 16_000_000) -> "SampleTrie":
         """Read a trie saved by :meth:`save`. Each field of ``expect`` must equal the file's
         header, else :class:`TrieMismatchError` names the first field that differs."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                arrays = {name: data[name] for name in (*_NODE_FIELDS, "dist_tokens", "dist_logp")}
-        except (OSError, KeyError, ValueError) as exc:
-            raise ValueError(f"{path}: not a sample trie file ({exc})") from None
+        header, arrays = load_arrays(path, (*_NODE_FIELDS, "dist_tokens", "dist_logp"),
+                                     "a sample trie file")
         current = {"format": TRIE_FORMAT, "format_version": TRIE_FORMAT_VERSION, **(expect or {})}
         for key, value in current.items():
             saved = header.get(key)
