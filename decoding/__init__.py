@@ -14,7 +14,13 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "BestOfN": "decoding.best_of_n",
+    "best_of_n": "decoding.best_of_n",
+    "conditional_beam_search": "decoding.beam",
+    "fit_attribute_classifier": "decoding.beam",
     "load_test_model": "decoding.models",
+    "navigate_hf": "decoding.navigation",
+    "navigate_reasoning_hf": "decoding.navigation",
     "sample_aligned": "decoding.aligned",
     "test_model_path": "decoding.models",
     "vocabulary_from_hf": "decoding.tokenizers",

@@ -57,13 +57,18 @@ def vocabulary_for(tokenizer, model=None) -> Vocabulary:
     return per_tokenizer[key]
 
 
-def forward_with_cache(model, ids: torch.Tensor, cache, **kwargs) -> torch.Tensor:
-    """The logits of ``model`` on ``ids``, appending to the KV ``cache`` (``cache=`` keyword of
-    transformers 5, ``past_key_values=`` before it); ``kwargs`` go to the forward."""
+def forward_outputs(model, ids: torch.Tensor, cache, **kwargs):
+    """The forward outputs of ``model`` on ``ids``, appending to the KV ``cache`` (``cache=`` keyword
+    of transformers 5, ``past_key_values=`` before it); ``kwargs`` go to the forward."""
     try:
-        return model(ids, cache=cache, use_cache=True, **kwargs).logits
+        return model(ids, cache=cache, use_cache=True, **kwargs)
     except TypeError:  # transformers before the ``cache`` keyword
-        return model(ids, past_key_values=cache, use_cache=True, **kwargs).logits
+        return model(ids, past_key_values=cache, use_cache=True, **kwargs)
+
+
+def forward_with_cache(model, ids: torch.Tensor, cache, **kwargs) -> torch.Tensor:
+    """The logits of :func:`forward_outputs`."""
+    return forward_outputs(model, ids, cache, **kwargs).logits
 
 
 def apply_bitmask(scores: torch.Tensor, bitmask: np.ndarray, rows: list[int]) -> None:

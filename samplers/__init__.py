@@ -1,6 +1,8 @@
 """Decoding algorithms over next-token distributions: grammar-constrained (GCD), grammar-aligned
-(ASAp) and exact grammar-aligned sampling; inference-aware best-of-N selection
-(:mod:`samplers.best_of_n`). Uses :mod:`grammars`; knows no model library."""
+(ASAp) and exact grammar-aligned sampling; attributes and the learned attribute classifier of
+conditional beam search (:mod:`samplers.attributes`, :mod:`samplers.attribute_classifier`);
+inference-aware best-of-N selection (:mod:`samplers.best_of_n`); in-context navigation
+(:mod:`samplers.navigation`). Uses :mod:`grammars`; knows no model library."""
 
 from .aligned import (
     AlignedSample,

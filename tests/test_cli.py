@@ -328,6 +328,38 @@ def test_example_aded_speedup():
     assert per_pass > 1.2  # the copy task lets drafts through: fewer passes than tokens
 
 
+def test_example_conditional_beam():
+    result = subprocess.run([sys.executable, "examples/conditional_beam.py", "--max-new-tokens", "32"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    plain = re.findall(r"plain beam +\(([-0-9. ]+)\): (.*)", result.stdout)
+    good = re.findall(r"not degenerate +\(([-0-9. ]+)\): (.*)", result.stdout)
+    assert len(plain) == len(good) == 3
+    assert all(text == "''" for _, text in plain)  # the degenerate mode
+    assert all(text.strip("'\"").strip() for _, text in good)
+    assert all(float(lp) < float(p) for (p, _), (lp, _) in zip(plain, good))
+
+
+def test_example_best_of_n():
+    result = subprocess.run([sys.executable, "examples/best_of_n.py", "--n", "6", "--m", "8"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rewards = {m: float(r) for m, r in re.findall(r"^(best|worst|tilted) *: .* reward ([0-9.]+),",
+                                                  result.stdout, re.MULTILINE)}
+    assert set(rewards) == {"best", "worst", "tilted"}
+    assert rewards["worst"] <= rewards["tilted"] <= rewards["best"]
+    assert "calibration cache: 1 prompt(s)" in result.stdout  # drawn once, reused by all modes
+
+
+def test_example_navigation():
+    result = subprocess.run([sys.executable, "examples/navigation.py", "--k", "6"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    items = re.search(r"navigation, \d+ attempts, (\d+) distinct: (.*)", result.stdout)
+    assert items and int(items.group(1)) >= 3
+    assert "sampling,   6 attempts" in result.stdout
+
+
 def test_example_cli_json_script():
     env = dict(os.environ, PYTHON=sys.executable, MAX_NEW_TOKENS="40")
     result = subprocess.run(["bash", "examples/cli_json.sh"], cwd=REPO, env=env,
