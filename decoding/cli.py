@@ -339,64 +339,19 @@ def _unknown_grammar(spec: str, names: list[str], why: str, tail: str = "") -> C
 
 def regex_grammar(pattern: str) -> Grammar:
     """``start: /PATTERN/``: a one-terminal Lark grammar whose language is the regex's."""
-    from grammars import Grammar, GrammarError
+    from grammars import Grammar, GrammarError, RegexSyntaxError
 
     try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        where = f":1:{e.pos + 1}" if e.pos is not None else ""
-        caret = _caret_lines(pattern, (e.pos or 0) + 1) if e.pos is not None else ""
-        raise CliError(
-            f"--regex{where}: error: not a valid regular expression: {e.msg}{caret}") from e
-    if compiled.fullmatch("") is not None:
-        raise CliError(
-            f"--regex: error: the pattern {pattern!r} matches the empty string, which a Lark "
-            "terminal cannot; make it match at least one character (e.g. a+ rather than a*)"
-        )
-    text = f"start: REGEX\nREGEX: {lark_regex_literal(pattern)}\n"
-    try:
-        return Grammar.from_lark(text, source="--regex")
+        return Grammar.from_regex(pattern)
+    except RegexSyntaxError as e:
+        if e.position is None:
+            raise CliError(f"--regex: error: {e}") from e
+        raise CliError(f"--regex:1:{e.position + 1}: error: {e}"
+                       f"{_caret_lines(pattern, e.position + 1)}") from e
     except GrammarError as e:
         raise grammar_error(e, "--regex", None) from e
 
 
-_ESCAPE_WIDTH = {"x": 2, "u": 4, "U": 8}
-_HEX = set("0123456789abcdefABCDEF")
-
-
-def lark_regex_literal(pattern: str) -> str:
-    """``pattern`` as a Lark regexp literal ``/.../`` that matches exactly what ``re`` matches.
-
-    Lark ends the literal at an unescaped ``/`` and turns ``\\xHH``, ``\\uHHHH``, ``\\UHHHHHHHH``
-    escapes into the raw character before the regex is compiled, so ``\\x2e`` would become the
-    wildcard ``.``: such escapes of ASCII punctuation are written as ``\\.``, ``\\/``... instead.
-
-    Example:
-        >>> lark_regex_literal(r"a/b\\/c\\x2e")
-        '/a\\\\/b\\\\/c\\\\./'
-    """
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            width = _ESCAPE_WIDTH.get(nxt)
-            digits = pattern[i + 2 : i + 2 + width] if width else ""
-            if width and len(digits) == width and set(digits) <= _HEX:
-                ch = chr(int(digits, 16))
-                if ch.isascii() and ch.isprintable() and not ch.isalnum():
-                    out.append("\\" + ch)  # punctuation and space: escaped, never a metacharacter
-                else:
-                    out.append(pattern[i : i + 2 + width])
-                i += 2 + width
-                continue
-            out.append(c + nxt)
-            i += 2
-            continue
-        out.append({"/": "\\/", "\n": "\\n", "\r": "\\r"}.get(c, c))
-        i += 1
-    return "/" + "".join(out) + "/"
 
 
 _LOCATION_SUFFIX = re.compile(r",?\s*at line \d+,? column \d+\.?(?:\s*in <string>:?)?\s*$")

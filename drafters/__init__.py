@@ -4,6 +4,8 @@ no model library."""
 
 import numpy as np
 
+import grammars.llvmlite_compat  # noqa: F401  (lets a vLLM engine start after numba is imported)
+
 from .search import DraftConfig, DraftTree, draft_tree
 from .trigram import TableMismatchError, TrigramTable
 from .verify import TreeBatch, accept, tree_inputs

@@ -5,6 +5,7 @@
 Knows nothing of models: a :class:`Vocabulary` (token id -> bytes) is all it needs.
 """
 
+from . import llvmlite_compat  # noqa: F401  (before numba is used: lets a vLLM engine start)
 from .compiler import CompiledGrammar, compile_grammar, compile_kernels, token_trie
 from .errors import (
     EmptyLanguageError,
@@ -15,6 +16,7 @@ from .errors import (
     GrammarTooLargeError,
     TokenRejectedError,
     UndefinedSymbolError,
+    RegexSyntaxError,
     UnsupportedRegexError,
     VocabularyError,
 )
@@ -35,6 +37,7 @@ __all__ = [
     "GrammarTooLargeError",
     "TokenRejectedError",
     "UndefinedSymbolError",
+    "RegexSyntaxError",
     "UnsupportedRegexError",
     "Vocabulary",
     "VocabularyError",

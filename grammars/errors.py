@@ -37,6 +37,15 @@ class GrammarTooLargeError(GrammarError):
     """Compiling would exceed a size bound (lexer states, parser states); nothing was built."""
 
 
+class RegexSyntaxError(GrammarError):
+    """A regular expression that does not compile, or that matches the empty string; ``position``
+    is the 0-based offset of the problem in the pattern when known."""
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.position = position
+
+
 class UnsupportedRegexError(GrammarError):
     """A terminal's regular expression uses a feature the byte automaton cannot express."""
 

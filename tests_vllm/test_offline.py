@@ -1,0 +1,89 @@
+"""The plugin inside an offline ``vllm.LLM`` (in-process engine core): a mixed batch, the HF
+processor's greedy output, refused grammars, and ASAp."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import pytest
+import torch
+
+from helpers import GRAMMARS, PROMPTS, chat, parses
+
+
+@pytest.fixture(scope="module")
+def llm(model_folder):
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    from vllm import LLM
+
+    from decoding.vllm_plugin import GuidedDecodingLogitsProcessor
+
+    # Also installed through the entry point: the explicit registration must not act twice.
+    engine = LLM(model=model_folder, dtype="bfloat16", max_model_len=2048, enforce_eager=True,
+                 logits_processors=[GuidedDecodingLogitsProcessor], seed=0)
+    yield engine
+    del engine
+    gc.collect()
+
+
+def _params(extra=None, **kw):
+    from vllm import SamplingParams
+
+    kw.setdefault("temperature", 0.0)
+    kw.setdefault("max_tokens", 32)
+    return SamplingParams(extra_args=extra, **kw)
+
+
+def test_mixed_batch(llm):
+    tok = llm.get_tokenizer()
+    free = [chat(tok, "Say hello to a friend."), chat(tok, "Name a colour.")]
+    names = list(GRAMMARS)
+    prompts = [chat(tok, PROMPTS[n]) for n in names] + free
+    params = [_params(GRAMMARS[n]) for n in names] + [_params(), _params()]
+    outs = [o.outputs[0] for o in llm.generate(prompts, params)]
+    for name, out in zip(names, outs):
+        assert out.finish_reason == "stop", (name, out.text)
+        assert parses(GRAMMARS[name], out.text), (name, out.text)
+    alone = [o.outputs[0].text for o in llm.generate(free, [_params(), _params()])]
+    assert [o.text for o in outs[len(names):]] == alone  # unconstrained rows untouched
+
+
+def test_greedy_output_equals_the_hf_processor(llm):
+    from decoding.aligned import prompt_ids
+    from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
+    from decoding.models import load_test_model
+    from grammars import Grammar
+
+    model, tok = load_test_model(torch.bfloat16)
+    for name, extra in GRAMMARS.items():
+        ids = prompt_ids(tok, PROMPTS[name])
+        grammar = (Grammar.load(extra["grammar"]) if "grammar" in extra
+                   else Grammar.from_lark(f"start: /{extra['regex']}/"))
+        proc = GrammarLogitsProcessor(compile_for_tokenizer(grammar, tok, model=model))
+        out = model.generate(torch.tensor([ids]), logits_processor=[proc], do_sample=False,
+                             max_new_tokens=32)
+        hf_text = tok.decode(out[0, len(ids):], skip_special_tokens=True)
+        vllm_text = llm.generate([chat(tok, PROMPTS[name])], _params(extra))[0].outputs[0].text
+        assert vllm_text == hf_text, name
+
+
+def test_a_broken_grammar_is_refused_and_the_engine_keeps_serving(llm):
+    tok = llm.get_tokenizer()
+    with pytest.raises(Exception, match="bad grammar.*'foo'"):
+        llm.generate([chat(tok, "Hi")], _params({"grammar": "start: foo"}))
+    with pytest.raises(Exception, match="unknown sampler"):
+        llm.generate([chat(tok, "Hi")], _params({"grammar": "choices", "sampler": "beam"}))
+    with pytest.raises(Exception, match="asap.*temperature=1"):
+        llm.generate([chat(tok, "Hi")], _params({"grammar": "choices", "sampler": "asap"}))
+    out = llm.generate([chat(tok, PROMPTS["choices"])], _params(GRAMMARS["choices"]))[0].outputs[0]
+    assert parses(GRAMMARS["choices"], out.text)
+
+
+def test_asap_samples_parse(llm):
+    tok = llm.get_tokenizer()
+    extra = {"grammar": "choices", "sampler": "asap"}
+    outs = llm.generate([chat(tok, PROMPTS["choices"])] * 2,
+                        _params(extra, temperature=1.0, n=8, max_tokens=8))
+    texts = [c.text for o in outs for c in o.outputs]
+    assert len(texts) == 16 and all(parses(extra, t) for t in texts), texts
