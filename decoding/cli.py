@@ -74,6 +74,7 @@ examples:
   {PROG} generate --grammar choices --chat --sampler constrained -n 5 --seed 0 --prompt "..."
   {PROG} generate --grammar choices --chat --sampler asap -n 100 --trie run.trie.npz --prompt "..."
   {PROG} generate --grammar json --chat --drafter aded --trigram-table t.npz --prompts q.txt
+  {PROG} generate --json-schema person.schema.json --chat --prompt "Invent a person."
 
 prompts: --prompt (repeatable), --prompts FILE (one per line; JSON lines with a "prompt" field
 when the name ends with .jsonl; - is stdin), or stdin (one per line) when neither is given.
@@ -152,6 +153,9 @@ def _add_constraint(parser: argparse.ArgumentParser, *, required: bool) -> None:
                        help="a .lark file, or the name of a bundled grammar (see `grammars`)")
     group.add_argument("--regex", metavar="PATTERN",
                        help="a Python regular expression the whole text must match")
+    group.add_argument("--json-schema", metavar="FILE",
+                       help="a JSON Schema file (draft 2020-12); the text is compact JSON, object "
+                            "keys in the schema's order")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,12 +301,36 @@ class Constraint:
 
 
 def load_constraint(args: argparse.Namespace) -> Constraint | None:
-    """The grammar of ``--grammar`` or ``--regex`` (None if neither); errors become CliError."""
+    """The grammar of ``--grammar``, ``--regex`` or ``--json-schema`` (None if none); errors become
+    CliError."""
     if getattr(args, "regex", None) is not None:
         return Constraint(regex_grammar(args.regex), "--regex")
+    if getattr(args, "json_schema", None) is not None:
+        return Constraint(json_schema_grammar(args.json_schema), args.json_schema)
     if getattr(args, "grammar", None) is not None:
         return Constraint(load_grammar(args.grammar), args.grammar)
     return None
+
+
+def json_schema_grammar(path: str) -> Grammar:
+    """The grammar of a JSON Schema file; a file that is not JSON is reported with its line and
+    column, an unsupported keyword with its path in the schema."""
+    from grammars import Grammar, GrammarError, UnsupportedSchemaError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise CliError(f"{path}: error: cannot read the schema: {e.strerror}") from e
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CliError(f"{path}:{e.lineno}:{e.colno}: error: not JSON: {e.msg}") from e
+    try:
+        return Grammar.from_json_schema(schema)
+    except UnsupportedSchemaError as e:
+        raise CliError(f"{path}: error: {e}") from e
+    except GrammarError as e:
+        raise grammar_error(e, path, None) from e
 
 
 def load_grammar(spec: str) -> Grammar:
@@ -725,9 +753,9 @@ def _encode(tokenizer, prompt: str, chat: bool, device: str) -> dict:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     aligned = args.sampler in ALIGNED_SAMPLERS
-    if aligned and args.grammar is None and args.regex is None:
+    if aligned and args.grammar is None and args.regex is None and args.json_schema is None:
         raise CliError(f"{PROG}: error: --sampler {args.sampler} samples under a constraint: "
-                       "give --grammar or --regex")
+                       "give --grammar, --regex or --json-schema")
     if args.trie is not None and not aligned:
         raise CliError(f"{PROG}: error: --trie goes with --sampler asap or exact")
     if args.drafter is not None and aligned:

@@ -4,7 +4,8 @@ the engine, for the requests that ask for it.
 A request opts in through ``SamplingParams(extra_args={...})`` (offline) or ``vllm_xargs`` (HTTP):
 
 - ``grammar``: Lark text or the name of a bundled grammar (``json``, ``sql``, ...), or
-- ``regex``: a regular expression the whole output must match;
+- ``regex``: a regular expression the whole output must match, or
+- ``json_schema``: a JSON Schema (an object, or its JSON text), see :mod:`grammars.json_schema`;
 - ``sampler`` (optional): ``constrained`` (default: mask the tokens that cannot lead to a string
   of the grammar) or ``asap`` (grammar-aligned sampling; needs temperature 1 and no top-k/top-p/
   min-p, since vLLM applies those after logits processors).
@@ -17,9 +18,11 @@ Registration: installed with this package, the entry point ``vllm.logits_process
 ``LLM(..., logits_processors=[GuidedDecodingLogitsProcessor])`` or
 ``--logits-processors decoding.vllm_plugin:GuidedDecodingLogitsProcessor``.
 
-This is the V1 interface (vLLM's CPU runner, and GPU runners with ``VLLM_USE_V2_MODEL_RUNNER=0``).
-vLLM 0.32's GPU Model Runner V2 refuses V1-style classes at start-up; the plugin then fails with
-that instruction instead of a bare error.
+It works through the V1 interface (vLLM's CPU runner, and GPU runners with
+``VLLM_USE_V2_MODEL_RUNNER=0``). vLLM 0.32's GPU Model Runner V2 refuses V1-only plugin classes at
+start-up, which would stop every engine of the environment; so the class also subclasses the V2
+interface: there it stays inert, the engine starts, and requests that ask for a constraint are
+refused with the instruction to set ``VLLM_USE_V2_MODEL_RUNNER=0``.
 
 Example:
     >>> from vllm import LLM, SamplingParams                                   # doctest: +SKIP
@@ -34,8 +37,8 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +47,7 @@ import numpy as np
 import torch
 from vllm import SamplingParams
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
+from vllm.v1.worker.gpu.sample.logits_processor.interface import LogitsProcessor as RunnerV2Processor
 
 from grammars import (
     CompiledGrammar,
@@ -64,7 +68,7 @@ __all__ = ["ConstraintSpec", "GuidedDecodingLogitsProcessor"]
 
 
 
-KEYS = ("grammar", "regex", "sampler")
+CONSTRAINTS = ("grammar", "regex", "json_schema")  # one per request
 SAMPLERS = ("constrained", "asap")
 MAX_GRAMMARS = 64  # compiled grammars kept per engine
 MAX_TRIES = 256  # ASAp tries kept per engine (one per prompt and grammar)
@@ -91,26 +95,32 @@ class ConstraintSpec:
     def from_extra_args(cls, extra: dict[str, Any] | None) -> ConstraintSpec | None:
         """The spec of a request's ``extra_args`` (None: the request is not constrained); a
         ``ValueError`` names what is wrong."""
-        if not extra or not any(k in extra for k in ("grammar", "regex")):
+        given = [k for k in CONSTRAINTS if extra and k in extra]
+        if not given:
             if extra and "sampler" in extra:
-                raise ValueError("'sampler' needs a 'grammar' or a 'regex' in the same request")
+                raise ValueError("'sampler' needs a 'grammar', 'regex' or 'json_schema' in the same "
+                                 "request")
             return None
-        if "grammar" in extra and "regex" in extra:
-            raise ValueError("give either 'grammar' or 'regex', not both")
+        if len(given) > 1:
+            raise ValueError(f"give one of 'grammar', 'regex', 'json_schema', not {' and '.join(given)}")
+        key, value = given[0], extra[given[0]]
         sampler = extra.get("sampler", "constrained")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose {' or '.join(SAMPLERS)}")
         try:
-            if "grammar" in extra:
-                if not isinstance(extra["grammar"], str) or not extra["grammar"].strip():
-                    raise ValueError("'grammar' must be Lark text or a bundled grammar's name")
-                grammar = Grammar.load(extra["grammar"])
+            if key == "json_schema":
+                if isinstance(value, str):
+                    try:
+                        value = json.loads(value)
+                    except json.JSONDecodeError as e:
+                        raise ValueError(f"'json_schema' is not JSON: {e}") from None
+                grammar = Grammar.from_json_schema(value)
+            elif not isinstance(value, str) or not value.strip():
+                raise ValueError(f"'{key}' must be a non-empty string")
             else:
-                if not isinstance(extra["regex"], str) or not extra["regex"]:
-                    raise ValueError("'regex' must be a non-empty string")
-                grammar = Grammar.from_regex(extra["regex"])
+                grammar = Grammar.load(value) if key == "grammar" else Grammar.from_regex(value)
         except GrammarError as e:
-            raise ValueError(f"bad {'grammar' if 'grammar' in extra else 'regex'}: {e}") from None
+            raise ValueError(f"bad {key.replace('_', ' ')}: {e}") from None
         return cls(grammar, sampler)
 
 
@@ -132,7 +142,20 @@ class _Row:
     warned: bool = False
 
 
-class GuidedDecodingLogitsProcessor(LogitsProcessor):
+V2_INSTRUCTION = ("guided-decoding's vLLM plugin needs the V1 model runner on GPUs: start the engine "
+                  "with VLLM_USE_V2_MODEL_RUNNER=0")
+
+
+def _runner_v2_likely() -> bool:
+    """Whether engines here use Model Runner V2 (GPU platforms unless VLLM_USE_V2_MODEL_RUNNER=0;
+    vLLM may still fall back to V1 for unsupported features, in which case this errs on refusing)."""
+    from vllm import envs
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cuda_alike() and envs.VLLM_USE_V2_MODEL_RUNNER is not False
+
+
+class GuidedDecodingLogitsProcessor(LogitsProcessor, RunnerV2Processor):
     """Masks (``constrained``) or reweights (``asap``) the logits of the requests that carry a
     ``grammar`` or ``regex`` in their extra arguments; leaves the other rows alone. See the module
     docstring for the request format and registration.
@@ -141,13 +164,15 @@ class GuidedDecodingLogitsProcessor(LogitsProcessor):
     first instance of an engine acts (the others pass logits through), so an ASAp row is never
     reweighted twice."""
 
-    def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool) -> None:
+    def __init__(self, vllm_config: Any, device: Any, is_pin_memory: bool = False) -> None:
+        self.rows: dict[int, _Row] = {}
+        if not isinstance(device, torch.device):  # Model Runner V2: (vllm_config, req_states)
+            self.acting = False
+            _log.warning("%s; the plugin is inactive in this engine", V2_INSTRUCTION)
+            return
         # The engine's config carries the mark of its acting instance (configs are not hashable).
         self.acting = not getattr(vllm_config, _ACTING, False)
         object.__setattr__(vllm_config, _ACTING, True)
-        if os.environ.get("VLLM_USE_V2_MODEL_RUNNER", "") not in ("", "0") and device.type == "cuda":
-            raise RuntimeError("guided-decoding's vLLM plugin speaks the V1 logits-processor "
-                               "interface: start the engine with VLLM_USE_V2_MODEL_RUNNER=0")
         from transformers import AutoTokenizer, GenerationConfig
 
         model_config = vllm_config.model_config
@@ -161,7 +186,6 @@ class GuidedDecodingLogitsProcessor(LogitsProcessor):
         self.vocabulary = vocabulary_from_hf(self.tokenizer, logits_width=self.width,
                                              generation_config=generation_config)
         self.device = device
-        self.rows: dict[int, _Row] = {}
         self._compiled: OrderedDict[str, CompiledGrammar] = OrderedDict()
         self._tries: OrderedDict[tuple[bytes, str], SampleTrie] = OrderedDict()
         self._bitmask = allocate_token_bitmask(8, self.width)
@@ -171,6 +195,8 @@ class GuidedDecodingLogitsProcessor(LogitsProcessor):
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
         spec = ConstraintSpec.from_extra_args(sampling_params.extra_args)
+        if spec is not None and _runner_v2_likely():
+            raise ValueError(V2_INSTRUCTION)
         if spec is not None and spec.sampler == "asap":
             p = sampling_params
             if p.temperature != 1.0 or p.top_k not in (None, 0, -1) or p.top_p != 1.0 or p.min_p:
@@ -199,7 +225,11 @@ class GuidedDecodingLogitsProcessor(LogitsProcessor):
             if direction == MoveDirectionality.SWAP and row_b is not None:
                 self.rows[a] = row_b
 
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+    def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
+        """Model Runner V2 only (where the plugin is inert): never modifies a request."""
+        return False
+
+    def apply(self, logits: torch.Tensor, ctx: Any = None) -> torch.Tensor:
         if not self.rows:
             return logits
         if self._bitmask.shape[0] < len(self.rows):

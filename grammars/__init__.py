@@ -21,6 +21,7 @@ from .errors import (
     VocabularyError,
 )
 from .grammar import Grammar, bundled_grammar_description, bundled_grammar_names
+from .json_schema import UnsupportedSchemaError, serialize_instance
 from .bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, bitmask_to_token_ids
 from .matcher import GrammarMatcher
 from .vocabulary import Vocabulary
@@ -39,6 +40,8 @@ __all__ = [
     "UndefinedSymbolError",
     "RegexSyntaxError",
     "UnsupportedRegexError",
+    "UnsupportedSchemaError",
+    "serialize_instance",
     "Vocabulary",
     "VocabularyError",
     "allocate_token_bitmask",

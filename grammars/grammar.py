@@ -7,7 +7,10 @@ ours (with line, column, rule and terminal) and finds the bundled grammar files 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -83,8 +86,8 @@ class Grammar:
         matches the empty string (a Lark terminal cannot).
 
         Example:
-            >>> g = Grammar.from_regex(r"\{[0-9]+\}")
-            >>> g.parser.parse("{42}") is not None
+            >>> g = Grammar.from_regex("[0-9]+(px|em)")
+            >>> g.parser.parse("42px") is not None
             True
         """
         try:
@@ -96,6 +99,47 @@ class Grammar:
                 f"the pattern {pattern!r} matches the empty string, which a Lark terminal cannot; "
                 "make it match at least one character (e.g. a+ rather than a*)")
         return cls.from_lark(f"start: REGEX\nREGEX: {lark_regex_literal(pattern)}\n", source="<regex>")
+
+    @classmethod
+    def from_choices(cls, choices: "Sequence[str]") -> "Grammar":
+        """A grammar whose language is exactly the given strings.
+
+        Example:
+            >>> g = Grammar.from_choices(["yes", "no", "maybe so"])
+            >>> g.parser.parse("maybe so") is not None
+            True
+        """
+        options = list(dict.fromkeys(choices))
+        if not options or not all(isinstance(c, str) and c for c in options):
+            raise GrammarError(f"choices must be non-empty strings (got {list(choices)!r})")
+        alternatives = " | ".join(json.dumps(c) for c in options)
+        return cls.from_lark(f"start: {alternatives}\n", source="<choices>")
+
+    @classmethod
+    def from_json_schema(cls, schema: "dict | bool | str", **options: Any) -> "Grammar":
+        """The JSON texts valid under a JSON Schema (draft 2020-12), in one canonical spelling; see
+        :mod:`grammars.json_schema` for ``options`` (``strict``, ``lenient``, ``whitespace``) and
+        what is supported. An unsupported keyword raises ``UnsupportedSchemaError`` naming it and
+        its path.
+
+        Example:
+            >>> g = Grammar.from_json_schema({"type": "object", "properties": {"a": {"type": "integer"}},
+            ...                               "required": ["a"], "additionalProperties": False})
+            >>> g.parser.parse('{"a":42}') is not None
+            True
+        """
+        from .json_schema import grammar_from_json_schema
+
+        return grammar_from_json_schema(schema, **options)
+
+    @classmethod
+    def from_pydantic(cls, model: Any, **options: Any) -> "Grammar":
+        """The JSON texts of a Pydantic model's instances, through its JSON Schema
+        (``model.model_json_schema()``); ``options`` as :meth:`from_json_schema`."""
+        schema = getattr(model, "model_json_schema", None)
+        if schema is None:
+            raise GrammarError(f"{model!r} is not a Pydantic (v2) model class: no model_json_schema()")
+        return cls.from_json_schema(schema(), **options)
 
     @classmethod
     def from_file(cls, path: str | Path, *, start: str = "start") -> "Grammar":

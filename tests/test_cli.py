@@ -177,6 +177,41 @@ def test_bad_regex_is_reported_with_its_column():
     assert empty.returncode == 1 and "empty string" in empty.stderr
 
 
+PERSON_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["name", "age"],
+                 "properties": {"name": {"type": "string", "maxLength": 12},
+                                "age": {"type": "integer", "minimum": 0, "maximum": 120}}}
+
+
+def test_generate_with_a_json_schema(tmp_path):
+    import jsonschema
+
+    schema = tmp_path / "person.schema.json"
+    schema.write_text(json.dumps(PERSON_SCHEMA))
+    result = cli("generate", "--json-schema", str(schema), "--chat", "--jsonl", "--max-new-tokens",
+                 "40", "--prompt", "Invent a person with a name and an age.")
+    assert result.returncode == 0, result.stderr
+    [record] = jsonl(result.stdout)
+    assert record["valid"] is True and record["finished"] is True
+    jsonschema.validate(json.loads(record["text"]), PERSON_SCHEMA)
+    assert cli("check", "--json-schema", str(schema), '{"name":"Ann","age":7}').returncode == 0
+    wrong = cli("check", "--json-schema", str(schema), '{"name":"Ann","age":700}')
+    assert wrong.returncode == 1 and "error:" in wrong.stderr
+
+
+def test_bad_json_schema_files_are_named(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"type": "object",\n "properties": }')
+    result = cli("check", "--json-schema", str(broken), "{}")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{broken}:2:16: error: not JSON"), result.stderr
+    unsupported = tmp_path / "contains.json"
+    unsupported.write_text(json.dumps({"type": "array", "items": {"contains": {"type": "integer"}}}))
+    result = cli("check", "--json-schema", str(unsupported), "[]")
+    assert result.returncode == 1
+    assert "#/items/contains: unsupported `contains`" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # -- check -----------------------------------------------------------------------------------------
 
 

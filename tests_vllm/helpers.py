@@ -10,10 +10,15 @@ NAME: /[A-Z][a-z]{1,10}/
 AGE: /[1-9][0-9]?/
 '''
 DATE = r"[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-GRAMMARS = {"choices": {"grammar": "choices"}, "record": {"grammar": RECORD}, "date": {"regex": DATE}}
+PERSON = {"type": "object", "additionalProperties": False, "required": ["name", "age"],
+          "properties": {"name": {"type": "string", "maxLength": 12},
+                         "age": {"type": "integer", "minimum": 0, "maximum": 120}}}
+GRAMMARS = {"choices": {"grammar": "choices"}, "record": {"grammar": RECORD}, "date": {"regex": DATE},
+            "person": {"json_schema": PERSON}}
 PROMPTS = {"choices": "Is the review 'I love it' positive, negative or neutral?",
            "record": "Invent a person and give their name and age as JSON.",
-           "date": "When did the Apollo 11 mission land on the moon? Give the date."}
+           "date": "When did the Apollo 11 mission land on the moon? Give the date.",
+           "person": "Invent a pirate with a name and an age, as JSON."}
 
 
 def chat(tokenizer, text: str) -> str:
@@ -23,11 +28,21 @@ def chat(tokenizer, text: str) -> str:
 
 
 def parses(extra: dict, text: str) -> bool:
-    """Whether ``text`` is a string of the request's grammar or regex (checked by lark / re)."""
+    """Whether ``text`` is a string of the request's grammar, regex or schema (checked by lark, re,
+    jsonschema)."""
+    import json
     import re
+
+    import jsonschema
 
     from grammars import Grammar
 
+    if "json_schema" in extra:
+        try:
+            jsonschema.validate(json.loads(text), extra["json_schema"])
+            return True
+        except (ValueError, jsonschema.ValidationError):
+            return False
     if "regex" in extra:
         return re.fullmatch(extra["regex"], text) is not None
     try:

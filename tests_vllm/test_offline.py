@@ -59,7 +59,8 @@ def test_greedy_output_equals_the_hf_processor(llm):
     for name, extra in GRAMMARS.items():
         ids = prompt_ids(tok, PROMPTS[name])
         grammar = (Grammar.load(extra["grammar"]) if "grammar" in extra
-                   else Grammar.from_lark(f"start: /{extra['regex']}/"))
+                   else Grammar.from_regex(extra["regex"]) if "regex" in extra
+                   else Grammar.from_json_schema(extra["json_schema"]))
         proc = GrammarLogitsProcessor(compile_for_tokenizer(grammar, tok, model=model))
         out = model.generate(torch.tensor([ids]), logits_processor=[proc], do_sample=False,
                              max_new_tokens=32)

@@ -78,8 +78,8 @@ def _request(base: str, i: int) -> tuple[str, dict | None, int, dict]:
     extra = GRAMMARS.get(kind) or ({"grammar": "start: missing_rule"} if kind == "broken" else None)
     prompt = PROMPTS.get(kind, "Say something kind.")
     body: dict = {"model": "smollm2", "max_tokens": 32, "temperature": 0.0}
-    if extra is not None:
-        body["vllm_xargs"] = extra
+    if extra is not None:  # a schema travels as JSON text (vllm_xargs values are scalars)
+        body["vllm_xargs"] = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in extra.items()}
     if i % 2:
         body["messages"] = [{"role": "user", "content": prompt}]
         status, reply = _post(f"{base}/v1/chat/completions", body)

@@ -1,0 +1,187 @@
+"""JSON Schema -> grammar: every supported keyword, valid and invalid instances walked token by token
+(SmolLM2 tokenizer) through the matcher; instance validity confirmed with ``jsonschema``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import jsonschema
+import pytest
+
+from grammars import GrammarMatcher, TokenRejectedError
+from grammars.json_schema import (
+    UnsupportedSchemaError,
+    grammar_from_json_schema,
+    json_schema_to_lark,
+    serialize_instance,
+)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from decoding.models import load_test_model
+
+    return load_test_model()
+
+
+def walk(cg, tokenizer, text: str) -> bool:
+    m = GrammarMatcher(cg)
+    try:
+        for t in tokenizer.encode(text, add_special_tokens=False):
+            m.advance(t)
+    except TokenRejectedError:
+        return False
+    return m.is_accepting()
+
+
+def check(tok, schema, valid, invalid, **options):
+    from decoding.hf import compile_for_tokenizer
+
+    model, tokenizer = tok
+    cg = compile_for_tokenizer(grammar_from_json_schema(schema, **options), tokenizer, model=model)
+    v = jsonschema.Draft202012Validator(schema)
+    for inst in valid:
+        assert v.is_valid(inst), inst
+        text = serialize_instance(schema, inst, whitespace=options.get("whitespace"))
+        assert walk(cg, tokenizer, text), f"valid instance rejected: {text}"
+    for inst in invalid:
+        if isinstance(inst, str) and inst.startswith("RAW:"):
+            text = inst[4:]
+        else:
+            assert not v.is_valid(inst), inst
+            text = serialize_instance(schema, inst, whitespace=options.get("whitespace"))
+        assert not walk(cg, tokenizer, text), f"invalid instance accepted: {text}"
+
+
+CASES = {
+    "boolean-true": (True, [1, "a", {"x": [None]}], []),
+    "types": ({"type": ["null", "boolean"]}, [None, True, False], [0, "null"]),
+    "integer": ({"type": "integer"}, [0, -7, 12345678901234567890, 2.0], [1.5, "1", "RAW:01", "RAW:-"]),
+    "number": ({"type": "number"}, [0, -1.5, 3e-7, 10], ["1", None, "RAW:1.", "RAW:.5"]),
+    "int-range": ({"type": "integer", "minimum": -15, "maximum": 230},
+                  [-15, -9, 0, 9, 10, 99, 100, 199, 230], [-16, 231, 300, -100, 1000]),
+    "int-exclusive": ({"type": "integer", "exclusiveMinimum": 1.5, "exclusiveMaximum": 100},
+                      [2, 50, 99], [1, 100, 0]),
+    "int-open-range": ({"type": "integer", "minimum": 42}, [42, 99, 100, 123456], [41, 0, -50]),
+    "string": ({"type": "string", "minLength": 2, "maxLength": 4}, ["ab", "abcd", "é\"\n"], ["a", "abcde", 3]),
+    "pattern": ({"type": "string", "pattern": "^[a-z]+-\\d{2}$"}, ["abc-12"], ["abc-1", "ABC-12", "x-123"]),
+    "pattern-unanchored": ({"type": "string", "pattern": "a\"b"}, ["xa\"by", "a\"b"], ["ab", "a b"]),
+    "format-date": ({"type": "string", "format": "date"}, ["2024-02-29"], ["RAW:\"2024-13-01\""]),
+    "format-uuid": ({"format": "uuid", "type": "string"}, ["123e4567-e89b-12d3-a456-426614174000"], ["RAW:\"123\""]),
+    "format-ipv4": ({"type": "string", "format": "ipv4"}, ["192.168.0.1"], ["RAW:\"256.1.1.1\""]),
+    "enum": ({"enum": ["red", 1, None, {"a": [1]}]}, ["red", 1, None, {"a": [1]}, 1.0], ["blue", 2, {"a": [2]}]),
+    "const": ({"const": "x"}, ["x"], ["y", 1]),
+    "object": ({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                "required": ["b"]},
+               [{"b": "x"}, {"a": 1, "b": "x"}, {"b": "", "c": [True]}],
+               [{"a": 1}, {"a": "1", "b": "x"}, {"b": 1}, "RAW:{\"b\":\"x\",\"a\":\"1\"}"]),
+    "object-closed": ({"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False},
+                      [{}, {"a": 1}], [{"b": 1}, {"a": 1, "x": 2}]),
+    "object-addl-schema": ({"type": "object", "additionalProperties": {"type": "integer"}},
+                           [{}, {"x": 1, "y": 2}], [{"x": "1"}]),
+    "array": ({"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3},
+              [[1], [1, 2, 3]], [[], [1, 2, 3, 4], ["a"]]),
+    "prefixItems": ({"prefixItems": [{"type": "string"}, {"type": "boolean"}], "items": False},
+                    [[], ["a"], ["a", True]], [[1], ["a", True, 3]]),
+    "anyOf": ({"anyOf": [{"type": "string", "maxLength": 2}, {"type": "integer", "minimum": 5}]},
+              ["ab", 5, 100], ["abc", 4]),
+    "oneOf-disjoint": ({"oneOf": [{"type": "string"}, {"type": "object", "properties": {"k": {"const": 1}},
+                                                      "required": ["k"]}]},
+                       ["s", {"k": 1}], [1, {"k": 2}]),
+    "allOf": ({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+                         {"properties": {"b": {"type": "boolean"}}, "required": ["b"]}]},
+              [{"a": 1, "b": True}], [{"a": 1}, {"b": True}, {"a": 1, "b": 2}]),
+    "allOf-additionalProperties": ({"allOf": [{"properties": {"foo": {}}}], "additionalProperties": {"type": "boolean"}},
+                                   [{"bar": True}, {"foo": True}], [{"foo": 1, "bar": True}]),
+    "ref-defs": ({"$defs": {"pos": {"type": "integer", "minimum": 1}}, "type": "array", "items": {"$ref": "#/$defs/pos"}},
+                 [[1, 2]], [[0]]),
+    "nullable-idiom": ({"anyOf": [{"type": "string"}, {"type": "null"}]}, ["x", None], [1]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_keyword(tok, name):
+    schema, valid, invalid = CASES[name]
+    check(tok, schema, valid, invalid)
+
+
+def test_recursive_tree(tok):
+    schema = {
+        "$defs": {"node": {"type": "object", "properties": {
+            "value": {"type": "integer"},
+            "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+            "required": ["value"], "additionalProperties": False}},
+        "$ref": "#/$defs/node",
+    }
+    check(tok, schema,
+          [{"value": 1}, {"value": 1, "children": [{"value": 2, "children": [{"value": 3}]}, {"value": 4}]}],
+          [{"value": 1, "children": [{"value": "x"}]}, {"children": []}, {"value": 1, "children": [{}]}])
+
+
+def test_root_recursion(tok):
+    schema = {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"$ref": "#"}]}}
+    check(tok, schema, [[], [1, [2, [3]], []]], [[1, ["a"]], 1])
+
+
+def test_strict_closes_objects(tok):
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    check(tok, schema, [{"a": 1}], ["RAW:{\"a\":1,\"b\":2}"], strict=True)
+
+
+def test_flexible_whitespace(tok):
+    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}}
+    check(tok, schema, [{"a": [1, 2]}, {}], ["RAW:{" + " " * 30 + "\"a\":[]}"], whitespace="flexible")
+
+
+def test_unsupported_keyword_names_keyword_and_path():
+    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string", "foo": 1}}}}
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark(schema)
+    assert e.value.keyword == "foo"
+    assert e.value.path == "#/properties/a/items/foo"
+    assert "foo" in str(e.value) and "#/properties/a/items" in str(e.value)
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark({"type": "number", "minimum": 0.5})
+    assert e.value.keyword == "minimum"
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark({"oneOf": [{"type": "integer"}, {"minimum": 3}]})
+    assert e.value.keyword == "oneOf"
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark({"type": "string", "pattern": "(a)\\1"})
+    assert e.value.keyword == "pattern"
+
+
+def test_annotations_ignored_silently():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        json_schema_to_lark({"title": "t", "description": "d", "examples": [1], "default": 1,
+                             "$comment": "c", "deprecated": False, "type": "integer"})
+
+
+def test_lenient_warns_and_ignores(tok):
+    schema = {"type": "array", "items": {"type": "integer"}, "contains": {"const": 1}}
+    with pytest.warns(UserWarning, match="contains"):
+        grammar_from_json_schema(schema, lenient=True)
+
+
+def test_pydantic_model(tok):
+    pydantic = pytest.importorskip("pydantic")
+    from typing import Literal, Optional
+
+    class Item(pydantic.BaseModel):
+        name: str
+        qty: int = pydantic.Field(ge=0, le=100)
+        tags: list[str] = []
+
+    class Order(pydantic.BaseModel):
+        id: int
+        kind: Literal["a", "b"]
+        items: list[Item]
+        note: Optional[str] = None
+        parent: Optional["Order"] = None
+
+    schema = Order.model_json_schema()
+    ok = Order(id=1, kind="a", items=[Item(name="x", qty=3)], parent=Order(id=2, kind="b", items=[]))
+    check(tok, schema, [ok.model_dump(mode="json")],
+          [{"id": 1, "kind": "c", "items": []}, {"id": 1, "kind": "a", "items": [{"name": "x", "qty": 101}]}])

@@ -1,0 +1,67 @@
+"""1,000 samples of the real test model under realistic JSON Schemas, through the HF processor: every
+one is JSON that validates with ``jsonschema`` (temperature 1, so the model strays often)."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import torch
+
+from decoding.aligned import prompt_ids
+from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
+from grammars import Grammar
+
+SCHEMAS = {
+    "person": ({"type": "object", "additionalProperties": False, "required": ["name", "age"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 16},
+                               "age": {"type": "integer", "minimum": 0, "maximum": 120},
+                               "email": {"type": "string", "format": "email"}}},
+               "Invent a person with a name, an age and maybe an email, as JSON."),  # email: format
+    "order": ({"type": "object", "required": ["id", "items", "status"], "additionalProperties": False,
+               "properties": {"id": {"type": "integer", "minimum": 1, "maximum": 9999},
+                              "items": {"type": "array", "minItems": 1, "maxItems": 2,
+                                        "items": {"$ref": "#/$defs/item"}},
+                              "status": {"enum": ["new", "paid", "shipped"]}},
+               "$defs": {"item": {"type": "object", "required": ["sku", "qty"],
+                                  "additionalProperties": False,
+                                  "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{2}$"},
+                                                 "qty": {"type": "integer", "minimum": 1, "maximum": 9}}}}},
+              "Write an order as JSON."),
+    "event": ({"type": "object", "required": ["title", "date", "tags"], "additionalProperties": False,
+               "properties": {"title": {"type": "string", "maxLength": 24},
+                              "date": {"type": "string", "format": "date"},
+                              "online": {"type": "boolean"},
+                              "tags": {"type": "array", "maxItems": 2,
+                                       "items": {"type": "string", "maxLength": 8}}}},
+              "Describe an event as JSON."),
+}
+SAMPLES = {"person": 334, "order": 333, "event": 333}
+MAX_NEW_TOKENS = 64
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SCHEMAS))
+def test_every_sample_validates(test_model, test_tokenizer, name):
+    schema, prompt = SCHEMAS[name]
+    compiled = compile_for_tokenizer(Grammar.from_json_schema(schema), test_tokenizer, model=test_model)
+    ids = torch.tensor([prompt_ids(test_tokenizer, prompt)])
+    torch.manual_seed(0)
+    texts, unfinished = [], 0
+    left = SAMPLES[name]
+    while left:
+        n = min(left, 125)
+        out = test_model.generate(ids, attention_mask=torch.ones_like(ids),
+                                  logits_processor=[GrammarLogitsProcessor(compiled)], do_sample=True,
+                                  temperature=1.0, top_k=0, top_p=1.0, num_return_sequences=n,
+                                  max_new_tokens=MAX_NEW_TOKENS, pad_token_id=test_tokenizer.eos_token_id)
+        for row in out[:, ids.shape[1]:].tolist():
+            if test_tokenizer.eos_token_id not in row:
+                unfinished += 1  # cut by max_new_tokens: a prefix, not an answer
+                continue
+            texts.append(test_tokenizer.decode(row, skip_special_tokens=True))
+        left -= n
+    assert unfinished <= SAMPLES[name] // 20, f"{unfinished} samples did not finish"
+    for text in texts:
+        jsonschema.validate(json.loads(text), schema)  # raises on the first invalid sample
