@@ -82,8 +82,8 @@ class ConstraintSpec:
 
     Example:
         >>> spec = ConstraintSpec.from_extra_args({"regex": "[0-9]+", "sampler": "asap"})
-        >>> spec.sampler, spec.grammar.text
-        ('asap', 'start: /[0-9]+/')
+        >>> spec.sampler, spec.grammar.parser.parse("2026") is not None
+        ('asap', True)
         >>> ConstraintSpec.from_extra_args({"temperature": 1}) is None
         True
     """
