@@ -100,7 +100,7 @@ def test_drafter_gives_the_same_output_and_keeps_its_table(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (("--sampler", "asap", "--prompt", "x"), "give --grammar or --regex"),
+    (("--sampler", "asap", "--prompt", "x"), "give --grammar, --regex or --json-schema"),
     (("--grammar", "choices", "--sampler", "asap", "--drafter", "aded", "--prompt", "x"),
      "--drafter goes with"),
     (("--grammar", "choices", "--trigram-table", "t.npz", "--prompt", "x"), "--trigram-table goes"),
