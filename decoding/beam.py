@@ -39,7 +39,7 @@ from samplers.attribute_classifier import AttributeClassifier, FitReport
 from samplers.attributes import AllOf, Attribute, Hypothesis
 
 from .aligned import prompt_ids
-from .hf import forward_outputs
+from .hf import forward_outputs, vocabulary_for
 
 __all__ = ["BeamResult", "BeamSearchError", "conditional_beam_search", "eos_token_ids",
            "fit_attribute_classifier", "load_attribute_classifier", "model_fingerprint",
@@ -94,14 +94,12 @@ def model_fingerprint(model) -> dict[str, Any]:
 
 
 def eos_token_ids(model, tokenizer) -> np.ndarray:
-    """The end-of-sequence ids of the model's generation config and of the tokenizer."""
-    ids = model.generation_config.eos_token_id
-    ids = [ids] if isinstance(ids, int) else list(ids or [])
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
+    """The end-of-sequence ids (tokenizer and generation config), as the grammar engine's
+    vocabulary for this model has them."""
+    ids = sorted(vocabulary_for(tokenizer, model).eos_token_ids)
     if not ids:
         raise ValueError("the model and tokenizer name no end-of-sequence token")
-    return np.unique(np.asarray(ids, dtype=np.int64))
+    return np.asarray(ids, dtype=np.int64)
 
 
 class _Batch:
