@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from grammars import CompiledGrammar, GrammarMatcher
-from grammars.bitmask import allocate_token_bitmask
 
 __all__ = ["AllOf", "Attribute", "Finished", "Hypothesis", "Matches", "MaxTokens", "MinTokens",
            "NoRepeatedNgram", "NotEmpty", "NotPromptCopy", "Predicate", "non_degenerate"]
@@ -198,7 +197,6 @@ class Matches(Attribute):
     def __init__(self, compiled: CompiledGrammar):
         self.compiled = compiled
         self.name = "matches_grammar"
-        self._mask = allocate_token_bitmask(1, compiled.logits_width)
 
     def initial_state(self, prompt):
         return GrammarMatcher(self.compiled)
@@ -209,10 +207,7 @@ class Matches(Attribute):
         return matcher
 
     def allows(self, state, prefix, candidates, eos):
-        state.fill_bitmask(self._mask, 0)
-        words = self._mask[0].view(np.uint32)
-        bits = (words[candidates >> 5] >> (candidates & 31).astype(np.uint32)) & 1
-        return bits.astype(bool)
+        return np.isin(candidates, state.allowed_token_ids())
 
     def holds(self, state, output):
         return output.finished and state.is_accepting()
