@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 import lark
+from lark import lexer as lark_lexer
 from lark.exceptions import GrammarError as LarkGrammarError
 from lark.exceptions import LarkError, UnexpectedInput
 
@@ -216,7 +217,20 @@ _LARK_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False
 
 def _build_lark(text: str, start: str, source: str) -> lark.Lark:
     """lark's LALR(1) parser for ``text``; lark's own table cache lives in our cache folder, so a
-    second process loads the tables in about a millisecond instead of building them."""
+    second process loads the tables in about a millisecond instead of building them.
+
+    lark's terminal-collision warnings are switched off while it builds: our lexer resolves
+    overlapping terminals itself, and lark's check (through interegular, when installed) takes
+    seconds to minutes on terminals with large Unicode classes (a JSON Schema ``idn-email``)."""
+    saved = lark_lexer.has_interegular
+    lark_lexer.has_interegular = False
+    try:
+        return _build_lark_checked(text, start, source)
+    finally:
+        lark_lexer.has_interegular = saved
+
+
+def _build_lark_checked(text: str, start: str, source: str) -> lark.Lark:
     key = hashlib.sha256(f"{lark.__version__}\x00{start}\x00{text}".encode()).hexdigest()[:32]
     cache_file = cache_root() / "lark" / f"{key}.lark"
     try:

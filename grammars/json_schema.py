@@ -43,6 +43,8 @@ except ImportError:  # pragma: no cover
 
 from .errors import GrammarError, GrammarConflictError
 from .grammar import Grammar, lark_regex_literal
+from .json_formats import FORMATS
+from .json_numbers import INTEGER, NONINTEGRAL, EmptyRange, number_range_regex
 
 __all__ = ["UnsupportedSchemaError", "json_schema_to_lark", "grammar_from_json_schema", "serialize_instance"]
 
@@ -54,11 +56,17 @@ ANNOTATIONS = {
     "readOnly", "writeOnly", "contentMediaType", "contentEncoding", "contentSchema", "$anchor",
     "$vocabulary",
 }
+# keywords the translator writes itself (negations): the non-integral numbers, strings outside a
+# set, objects with at least n additional properties, contains counted from item n on
+INTERNAL = {"$nonintegral", "$notIn", "$minExtra", "$containsFrom"}
+# formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
+KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+                 "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+                 "json-pointer", "relative-json-pointer", "regex"}
 TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
 
 # one JSON string character as json.dumps(ensure_ascii=False) writes it
 CH = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))'
-INT = r"-?(?:0|[1-9][0-9]*)"
 NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 STRING = f'"{CH}*"'
 
@@ -109,6 +117,11 @@ def _is_num(x) -> bool:
 def _enc_char(c: str) -> str:
     """Regex for the JSON spelling of the character ``c`` inside a string."""
     return re.escape(json.dumps(c, ensure_ascii=False)[1:-1])
+
+
+def _enc_str(text: str) -> str:
+    """Regex for the JSON spelling of the string ``text`` without its quotes."""
+    return re.escape(_canon(text)[1:-1])
 
 
 def _lit(value) -> str:
@@ -331,75 +344,93 @@ def _not_in_set(words: list[str]) -> str:
     return rec(trie)
 
 
-# -- integers ------------------------------------------------------------------------------------
+# -- references ----------------------------------------------------------------------------------
 
-def _digits_range(lo: str, hi: str) -> str:
-    """Regex for the decimal strings of equal length n between lo and hi (inclusive)."""
-    if lo == hi:
-        return lo
-    if len(lo) == 1:
-        return f"[{lo}-{hi}]" if lo != hi else lo
-    if lo[0] == hi[0]:
-        return lo[0] + _group(_digits_range(lo[1:], hi[1:]))
-    n = len(lo) - 1
-    alts = []
-    if lo[1:] == "0" * n:
-        first = lo[0]
-    else:
-        alts.append(lo[0] + _group(_digits_range(lo[1:], "9" * n)))
-        first = str(int(lo[0]) + 1)
-    if hi[1:] == "9" * n:
-        last = hi[0]
-    else:
-        last = str(int(hi[0]) - 1)
-    if int(first) <= int(last):
-        cls = first if first == last else f"[{first}-{last}]"
-        alts.append(cls + ("[0-9]" if n == 1 else f"[0-9]{{{n}}}"))
-    if hi[1:] != "9" * n:
-        alts.append(hi[0] + _group(_digits_range("0" * n, hi[1:])))
-    return "|".join(alts)
+_BASE = "https://schema.invalid/root"  # base URI of a document without $id
 
 
-def _group(r: str) -> str:
-    return r if re.fullmatch(r"[0-9]*(?:\[[0-9-]+\])?(?:\[0-9\](?:\{\d+\})?)?", r) else f"(?:{r})"
+def _localize_refs(root):
+    """A copy of ``root`` whose ``$ref`` values that point into the document itself (through
+    ``$id`` base URIs, ``$anchor`` names or relative URIs) are rewritten as ``#/...`` JSON pointers
+    from the root, and ``$id`` is dropped, so the copy is one resource. A ``$dynamicRef`` becomes a ``$ref`` where that is exact: a JSON pointer, or an
+    anchor name that only one ``$dynamicAnchor`` in the document defines. Others are left as they
+    are (and refused later, naming them)."""
+    from urllib.parse import quote, urldefrag, urljoin
 
+    resources: dict[str, str] = {}
+    anchors: dict[tuple[str, str], str] = {}
+    dynamic: dict[str, list[str]] = {}
 
-def _nat_range(lo: int, hi: int | None) -> str:
-    """Regex for natural numbers in [lo, hi] (hi None: unbounded), no leading zeros."""
-    alts = []
-    if hi is None:
-        top = 10 ** len(str(lo)) - 1
-        alts.append(f"[1-9][0-9]{{{len(str(lo))},}}")
-        alts.append(_nat_range(lo, top))
-        return "|".join(alts)
-    for length in range(len(str(hi)), len(str(lo)) - 1, -1):  # longer first: Python's re (lark's
-        a = max(lo, 10 ** (length - 1) if length > 1 else 0)  # parser) takes the first alternative
-        b = min(hi, 10 ** length - 1)                          # that matches, the lexer the longest
-        if a <= b:
-            alts.append(_digits_range(str(a), str(b)))
-    return "|".join(alts)
+    def pointer(parts) -> str:
+        return "#" + "".join("/" + quote(str(p).replace("~", "~0").replace("/", "~1"), safe="~") for p in parts)
 
+    def index(node, base, parts):
+        if isinstance(node, dict):
+            if isinstance(node.get("$id"), str):
+                base = urldefrag(urljoin(base, node["$id"]))[0]
+                resources.setdefault(base, pointer(parts))
+            if isinstance(node.get("$anchor"), str):
+                anchors.setdefault((base, node["$anchor"]), pointer(parts))
+            if isinstance(node.get("$dynamicAnchor"), str):
+                anchors.setdefault((base, node["$dynamicAnchor"]), pointer(parts))
+                dynamic.setdefault(node["$dynamicAnchor"], []).append(pointer(parts))
+            for k, v in node.items():
+                if k not in ("enum", "const"):
+                    index(v, base, parts + [k])
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                index(v, base, parts + [i])
 
-def _int_range(lo: int | None, hi: int | None) -> str:
-    """Regex for the integers in [lo, hi] (None: unbounded), JSON spelling (0, never -0)."""
-    if lo is not None and hi is not None and lo > hi:
-        raise _Never()
-    alts = []
-    if hi is None or hi >= 0:  # non-negative part
-        alts.append(_nat_range(max(lo, 0) if lo is not None else 0, hi))
-    if lo is None or lo < 0:  # negative part: -(n) for n in [max(1,-hi), -lo]
-        nlo = max(1, -hi) if hi is not None else 1
-        nhi = -lo if lo is not None else None
-        if nhi is None or nlo <= nhi:
-            alts.append("-(?:" + _nat_range(nlo, nhi) + ")")
-    return "(?:" + "|".join(alts) + ")"
+    def resolve(uri: str) -> str | None:
+        doc, frag = urldefrag(uri)
+        if doc not in resources:
+            return None
+        at = resources[doc]
+        if not frag:
+            return at
+        if frag.startswith("/"):
+            return at + frag
+        return anchors.get((doc, frag))
+
+    def rewrite(node, base):
+        if isinstance(node, dict):
+            if isinstance(node.get("$id"), str):
+                base = urldefrag(urljoin(base, node["$id"]))[0]
+            out = {}
+            for k, v in node.items():
+                if k == "$ref" and isinstance(v, str):
+                    out[k] = resolve(urljoin(base, v)) or v
+                elif k == "$dynamicRef" and isinstance(v, str):
+                    frag = urldefrag(v)[1]
+                    target = resolve(urljoin(base, v))
+                    exact = frag.startswith("/") or len(dynamic.get(frag, [])) <= 1
+                    if target is not None and exact and "$ref" not in node:
+                        out["$ref"] = target
+                    else:
+                        out[k] = v
+                elif k in ("enum", "const"):
+                    out[k] = v
+                elif k != "$id":  # every reference is now relative to the root
+                    out[k] = rewrite(v, base)
+            return out
+        if isinstance(node, list):
+            return [rewrite(v, base) for v in node]
+        return node
+
+    if not isinstance(root, dict):
+        return root
+    resources[_BASE] = "#"
+    index(root, _BASE, [])
+    return rewrite(root, _BASE)
 
 
 # -- the translator ------------------------------------------------------------------------------
 
 class _Translator:
-    def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None):
-        self.root = root
+    def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False):
+        self.root = _localize_refs(root)
+        self.disjoint_any = disjoint_any
+        self.disjoint_lists: set[str] = set()
         self.strict = strict
         self.lenient = lenient
         if whitespace not in (None, "compact", "flexible"):
@@ -438,12 +469,13 @@ class _Translator:
     # -- $ref --
     def resolve_ref(self, ref: str, path: str):
         if not ref.startswith("#"):
-            raise UnsupportedSchemaError(f"only local references (#/...) are supported, not {ref!r}", "$ref", _ptr(path, "$ref"))
+            raise UnsupportedSchemaError(f"only references into the schema itself are supported, not {ref!r} "
+                                         "(remote documents are not fetched)", "$ref", _ptr(path, "$ref"))
         from urllib.parse import unquote
         node = self.root
         frag = unquote(ref[1:])
         if frag and not frag.startswith("/"):
-            raise UnsupportedSchemaError(f"anchors are not supported: {ref!r}", "$ref", _ptr(path, "$ref"))
+            raise UnsupportedSchemaError(f"anchor {ref!r} is not defined", "$ref", _ptr(path, "$ref"))
         for part in frag.split("/")[1:]:
             part = part.replace("~1", "/").replace("~0", "~")
             try:
@@ -516,7 +548,220 @@ class _Translator:
             subs = schema.pop("allOf")
             for i, sub in enumerate(subs):
                 schema = self.merge(schema, self.flatten(sub, _ptr(path, "allOf", i), depth + 1), _ptr(path, "allOf", i))
+        schema = self.desugar(schema, path, depth)
+        if not any(k in schema for k in ("anyOf", "oneOf", "$ref")):
+            schema = _scope_unevaluated(schema)
         return schema
+
+    def desugar(self, schema: dict, path: str, depth: int) -> dict:
+        """``not``, ``if``/``then``/``else``, ``dependentRequired`` and ``dependentSchemas`` as
+        ``anyOf`` branches (disjoint ones) merged into ``schema``; keywords without effect dropped."""
+        if "if" not in schema:  # then/else without if have no effect
+            schema.pop("then", None)
+            schema.pop("else", None)
+        if "contains" not in schema:
+            schema.pop("minContains", None)
+            schema.pop("maxContains", None)
+        if schema.get("uniqueItems") is False:
+            del schema["uniqueItems"]
+        extra = []
+        if _UNEVALUATED & set(schema) and ("not" in schema or "if" in schema):
+            kw = sorted(_UNEVALUATED & set(schema))[0]
+            for key in ("not", "if"):
+                if key in schema and _mentions(self.negate(schema[key], _ptr(path, key), depth), _EVALUATING):
+                    raise UnsupportedSchemaError(f"{kw} beside a `{key}` whose negation constrains properties or "
+                                                 "items (a failed subschema evaluates nothing) is not supported",
+                                                 kw, _ptr(path, kw))
+        if "not" in schema:
+            sub = schema.pop("not")
+            if not (_is_nonintegral_marker(schema, sub)):
+                extra.append(self.negate(sub, _ptr(path, "not"), depth))
+            else:
+                schema["$nonintegral"] = True
+        if "if" in schema:
+            cond, then, other = schema.pop("if"), schema.pop("then", True), schema.pop("else", True)
+            if then is not True or other is not True:
+                branches = []
+                if then is not False:
+                    branches.append({"allOf": [cond, then]})
+                if other is not False:
+                    branches.append({"allOf": [self.negate(cond, _ptr(path, "if"), depth), other]})
+                extra.append(self.union(branches))
+        for name, deps in schema.pop("dependentRequired", {}).items():
+            if deps:
+                extra.append(self.union([{"properties": {name: False}},
+                                         {"type": "object", "required": [name] + list(deps)}]))
+        for name, sub in schema.pop("dependentSchemas", {}).items():
+            if sub is not True and sub != {}:
+                extra.append(self.union([{"properties": {name: False}},
+                                         {"type": "object", "required": [name], "allOf": [sub]}]))
+        for i, sub in enumerate(extra):
+            schema = self.merge(schema, self.flatten(sub, path, depth + 1), path)
+        return schema
+
+    # -- negation (for not, if/then/else, oneOf, contains) --
+    def negate(self, schema, path: str, depth: int = 0):
+        """A schema for the values that ``schema`` rejects, as disjoint ``anyOf`` branches."""
+        out = []
+        for ty in ("null", "boolean", "object", "array", "string", "number"):
+            out += self.negate_within(ty, schema, path, depth)
+        return self.union(out)
+
+    def union(self, branches: list):
+        """``anyOf`` of branches known to be disjoint (remembered, so they are not made disjoint
+        again after an LALR conflict); ``False`` when there are none."""
+        if not branches:
+            return False
+        self.disjoint_lists.add(_canon(branches))
+        return {"anyOf": branches}
+
+    def known_disjoint(self, branches: list) -> bool:
+        return len(branches) < 2 or _canon(branches) in self.disjoint_lists
+
+    def negate_within(self, ty: str, schema, path: str, depth: int) -> list:
+        """Disjoint schemas for the values of JSON type ``ty`` (``number`` includes the integers)
+        that ``schema`` rejects."""
+        whole = [{"type": ty}]
+        try:
+            s = self.flatten(schema, path, depth + 1)
+        except _Never:
+            return whole
+        s = {k: v for k, v in s.items() if k not in ANNOTATIONS}
+        if "$ref" in s:
+            raise UnsupportedSchemaError("negating a recursive reference is not supported", "not", path)
+        if _UNEVALUATED & set(s) and ("anyOf" in s or "oneOf" in s):
+            raise UnsupportedSchemaError("negating unevaluatedProperties/unevaluatedItems beside anyOf/oneOf is "
+                                         "not supported", "not", path)
+        for comb in ("anyOf", "oneOf"):
+            if comb in s:
+                subs = s.pop(comb)
+                if comb == "oneOf" and not self.disjoint(s, subs, path):
+                    raise UnsupportedSchemaError("negating a oneOf whose branches may overlap is not supported",
+                                                 "not", path)
+                # not (rest and (A or B)) = not rest, or rest and not A and not B
+                out = self.negate_within(ty, s, path, depth) if s else []
+                none = [s] if s else [{}]
+                for i, sub in enumerate(subs):
+                    negs = self.negate_within(ty, sub, _ptr(path, comb, i), depth)
+                    none = [{"allOf": [a, b]} for a in none for b in negs if _may_overlap(a, b)]
+                    if not none:
+                        break
+                return out + [{"allOf": [{"type": ty}, x]} for x in none]
+        t = s.pop("type", list(TYPES))
+        allowed = {t} if isinstance(t, str) else set(t)
+        if s.pop("nullable", False) is True:
+            allowed.add("null")
+        out = []
+        if ty == "number":
+            if "number" not in allowed and "integer" not in allowed:
+                return whole
+            if "number" not in allowed:  # integers only: every non-integral number fails
+                out.append({"type": "number", "$nonintegral": True})
+                ty = "integer"
+        elif ty not in allowed:
+            return whole
+        if "enum" in s or "const" in s:
+            return out + self.negate_values(s, ty, path)
+        done: dict = {"type": ty}
+        for group in _constraint_groups(ty, s):
+            for branch in self.negate_constraint(ty, group, path, depth):
+                out.append(self.merge(done, branch, path))
+            done = self.merge(done, group, path)
+        return out
+
+    def negate_values(self, s: dict, ty: str, path: str) -> list:
+        """Disjoint schemas for the values of type ``ty`` outside the listed ones of ``s``."""
+        vals = list(s["enum"]) if "enum" in s else [s["const"]]
+        if "enum" in s and "const" in s:
+            vals = [v for v in vals if _json_equal(v, s["const"])]
+        rest = {k: v for k, v in s.items() if k not in ("enum", "const")}
+        if rest:
+            import jsonschema
+            validator = jsonschema.Draft202012Validator(self.root).evolve(schema=rest)
+            vals = [v for v in vals if validator.is_valid(v)]
+        kinds: dict = {}
+        for v in vals:
+            kinds.setdefault(_type_of(v), []).append(v)
+        if ty in ("integer", "number"):
+            out = []
+            ints = sorted({int(v) for v in kinds.get("integer", [])})
+            lo = None
+            for v in ints + [None]:
+                hi = None if v is None else v - 1
+                if lo is None or hi is None or lo <= hi:
+                    out.append({"type": "integer", **({} if lo is None else {"minimum": lo}),
+                                **({} if hi is None else {"maximum": hi})})
+                lo = None if v is None else v + 1
+            if ty == "number":
+                if kinds.get("number"):
+                    raise UnsupportedSchemaError("negating a set of non-integral numbers is not supported", "not", path)
+                out.append({"type": "number", "$nonintegral": True})
+            return out
+        if not kinds.get(ty):
+            return [{"type": ty}]
+        if ty == "boolean":
+            return [{"enum": [b for b in (True, False) if b not in kinds[ty]]}] if len(kinds[ty]) < 2 else []
+        if ty == "string":
+            return [{"type": "string", "$notIn": kinds[ty]}]
+        if ty == "null":
+            return []
+        raise UnsupportedSchemaError(f"negating {ty} constants is not supported", "not", path)
+
+    def negate_constraint(self, ty: str, group: dict, path: str, depth: int) -> list:
+        """Disjoint schemas (of type ``ty``) for the values of type ``ty`` that ``group`` rejects."""
+        (k, v), = list(group.items())[:1]
+        swap = {"minimum": "exclusiveMaximum", "maximum": "exclusiveMinimum", "exclusiveMinimum": "maximum",
+                "exclusiveMaximum": "minimum"}
+        if k in swap:
+            return [{swap[k]: v}]
+        counts = {"minLength": "maxLength", "minItems": "maxItems", "minProperties": "maxProperties"}
+        for lo_k, hi_k in counts.items():
+            if k == lo_k:
+                return [{hi_k: int(v) - 1}] if v > 0 else []
+            if k == hi_k:
+                return [{lo_k: int(v) + 1}]
+        if k == "$nonintegral":
+            return [{"type": "integer"}]
+        if k == "$notIn":
+            return [{"enum": list(v)}]
+        if k == "required":
+            req = list(dict.fromkeys(v))
+            return [{"required": req[:i], "properties": {r: False}} for i, r in enumerate(req)]
+        if k == "properties":
+            out, seen = [], {}
+            for name, sub in v.items():
+                neg = self.negate(sub, _ptr(path, "properties", name), depth)
+                if neg is not False:
+                    out.append({"properties": {**seen, name: neg}, "required": [name]})
+                seen[name] = sub
+            return out
+        if k == "additionalProperties":
+            neg = self.negate(v, _ptr(path, "additionalProperties"), depth)
+            if neg is False:
+                return []
+            names = {name: True for name in group.get("properties", {})}
+            return [{"properties": names, "additionalProperties": neg, "$minExtra": 1}]
+        if k in ("prefixItems", "items"):
+            prefix = list(group.get("prefixItems", []))
+            out = []
+            for i, sub in enumerate(prefix):
+                neg = self.negate(sub, _ptr(path, "prefixItems", i), depth)
+                if neg is not False:
+                    out.append({"prefixItems": prefix[:i] + [neg], "minItems": i + 1})
+            if "items" in group:
+                neg = self.negate(group["items"], _ptr(path, "items"), depth)
+                if neg is not False:
+                    out.append({"prefixItems": prefix, "contains": neg, "$containsFrom": len(prefix)} if prefix
+                               else {"contains": neg})
+            return out
+        if k == "contains":
+            lo, hi = int(group.get("minContains", 1)), group.get("maxContains")
+            base = {"contains": v, **({"$containsFrom": group["$containsFrom"]} if "$containsFrom" in group else {})}
+            out = [{**base, "minContains": 0, "maxContains": lo - 1}] if lo > 0 else []
+            if hi is not None:
+                out.append({**base, "minContains": int(hi) + 1})
+            return out
+        raise UnsupportedSchemaError(f"negating `{k}` is not supported", "not", path)
 
     def merge(self, a: dict, b: dict, path: str) -> dict:
         out = dict(a)
@@ -532,6 +777,17 @@ class _Translator:
             if "additionalProperties" in a or "additionalProperties" in b:
                 out["additionalProperties"] = _both(aa, ab)
             b = {k: v for k, v in b.items() if k not in obj_keys}
+        arr_keys = ("prefixItems", "items")
+        if any(k in a for k in arr_keys) and any(k in b for k in arr_keys):
+            # items only sees the positions after its own schema's prefixItems: combine per position
+            pa, pb = list(a.get("prefixItems", [])), list(b.get("prefixItems", []))
+            ia, ib = a.get("items", True), b.get("items", True)
+            n = max(len(pa), len(pb))
+            if n:
+                out["prefixItems"] = [_both(pa[i] if i < len(pa) else ia, pb[i] if i < len(pb) else ib) for i in range(n)]
+            if "items" in a or "items" in b:
+                out["items"] = _both(ia, ib)
+            b = {k: v for k, v in b.items() if k not in arr_keys}
         for k, v in b.items():
             if k not in out or k in ANNOTATIONS or out[k] == v:
                 out[k] = v
@@ -549,10 +805,13 @@ class _Translator:
                 for name, s in v.items():
                     props[name] = {"allOf": [props[name], s]} if name in props else s
                 out[k] = props
-            elif k in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"):
+            elif k in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains",
+                       "$minExtra"):
                 out[k] = max(out[k], v)
-            elif k in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"):
+            elif k in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"):
                 out[k] = min(out[k], v)
+            elif k == "$notIn":
+                out[k] = list(out[k]) + [x for x in v if x not in out[k]]
             elif k in ("anyOf", "oneOf"):
                 out["allOf"] = out.get("allOf", []) + [{k: v}]
             elif k in ("enum", "const"):
@@ -573,7 +832,11 @@ class _Translator:
                 subs.insert(0, {k: out.pop(k) for k in ("anyOf", "oneOf") if k in out})
             combo = subs[0]
             for s in subs[1:]:
-                combo = {"anyOf": [{"allOf": [x, y]} for x in _alts(combo) for y in _alts(s)]}
+                pairs = [{"allOf": [x, y]} for x in _alts(combo) for y in _alts(s) if _may_overlap(x, y)]
+                if not pairs:
+                    raise _Never()
+                combo = self.union(pairs) if self.known_disjoint(_alts(combo)) and self.known_disjoint(_alts(s)) \
+                    else {"anyOf": pairs}
             out.update(combo)
         return out
 
@@ -636,14 +899,10 @@ class _Translator:
         for comb in ("anyOf", "oneOf"):
             if comb in schema:
                 rest = {k: v for k, v in schema.items() if k != comb}
-                subs = schema[comb]
-                if comb == "oneOf":
-                    self.check_disjoint(rest, subs, path)
+                subs = self.alternatives_of(comb, rest, schema[comb], path)
                 if "anyOf" in rest or "oneOf" in rest:
                     other = "oneOf" if comb == "anyOf" else "anyOf"
-                    osubs = rest.pop(other)
-                    if other == "oneOf":
-                        self.check_disjoint(rest, osubs, path)
+                    osubs = self.alternatives_of(other, rest, rest.pop(other), path)
                     subs = [{"allOf": [a, b]} for a in subs for b in osubs]
                 scalars, others = [], []
                 for i, sub in enumerate(subs):
@@ -657,7 +916,30 @@ class _Translator:
                 return scalars, others
         return self.typed(schema, path)
 
-    def check_disjoint(self, rest, subs, path):
+    def alternatives_of(self, comb: str, rest: dict, subs: list, path: str) -> list:
+        """The branches of ``anyOf``/``oneOf`` as schemas whose union is exact: ``oneOf`` branches
+        that may overlap become ``A_i and not A_j (j != i)``; with ``disjoint_any`` (set after an
+        LALR conflict) ``anyOf`` branches become ``A_i and not A_j (j < i)``."""
+        if comb == "anyOf":
+            subs = list({_canon(x): x for x in subs}.values())
+            if any(x is True or x == {} for x in subs) and not _UNEVALUATED & set(rest):
+                return [{}]
+            if not self.disjoint_any or self.known_disjoint(subs) or self.disjoint(rest, subs, path):
+                return subs
+            negs = [self.negate(x, _ptr(path, comb, i)) for i, x in enumerate(subs)]
+            return self.union([{"allOf": [x] + negs[:i]} for i, x in enumerate(subs)])["anyOf"]
+        if self.disjoint(rest, subs, path):
+            return subs
+        try:
+            negs = [self.negate(x, _ptr(path, comb, i)) for i, x in enumerate(subs)]
+        except UnsupportedSchemaError as e:
+            self.unsupported("oneOf", path, f"its branches may overlap and 'exactly one' needs their negation: {e}; "
+                             "use anyOf, or lenient=True to treat this oneOf as anyOf")
+            return subs
+        return self.union([{"allOf": [x] + negs[:i] + negs[i + 1:]} for i, x in enumerate(subs)])["anyOf"]
+
+    def disjoint(self, rest, subs, path) -> bool:
+        """True when no value can match two of ``subs`` (different types or different constants)."""
         types = []
         for i, sub in enumerate(subs):
             try:
@@ -691,16 +973,16 @@ class _Translator:
                     else:
                         ok = not (ta & tb)
                 if not ok:
-                    self.unsupported("oneOf", path, f"branches {i} and {j} are not provably disjoint (different "
-                                     "types or different constants), so 'exactly one' cannot be enforced; "
-                                     "use anyOf, or lenient=True to treat this oneOf as anyOf")
-                    return
+                    return False
+        return True
 
     def typed(self, schema: dict, path: str) -> tuple[list[str], list[str]]:
+        schema = _scope_unevaluated(schema)
         known = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
                  "prefixItems", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format",
                  "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems",
-                 "minProperties", "maxProperties", "multipleOf", "nullable", "$ref"} | ANNOTATIONS
+                 "minProperties", "maxProperties", "multipleOf", "nullable", "$ref", "contains",
+                 "minContains", "maxContains", "propertyNames", "unevaluatedItems"} | ANNOTATIONS | INTERNAL
         for k in schema:
             if k not in known:
                 self.unsupported(k, path, "this keyword is not supported")
@@ -762,14 +1044,22 @@ class _Translator:
         return [("(?:" + "|".join(out) + ")") if len(out) > 1 else out[0]], []
 
     def string(self, schema, path) -> str:
+        if "$notIn" in schema:
+            if any(k in schema for k in ("minLength", "maxLength", "pattern", "format")):
+                raise UnsupportedSchemaError("excluding listed strings (not/enum) beside minLength, maxLength, "
+                                             "pattern or format is not supported", "not", path)
+            return f'"{_not_in_set(list(schema["$notIn"]))}"'
         lo = schema.get("minLength", 0)
         hi = schema.get("maxLength")
         fmt = schema.get("format")
         pat = schema.get("pattern")
-        if fmt is not None:
-            if fmt not in FORMATS:
+        if fmt is not None and fmt not in FORMATS:
+            if fmt in KNOWN_FORMATS:
                 self.unsupported("format", path, f"format {fmt!r} is not supported (supported: {', '.join(sorted(FORMATS))})")
-                fmt = None
+            else:
+                warnings.warn(f"{_ptr(path, 'format')}: unknown format {fmt!r}: JSON Schema 2020-12 makes an unknown "
+                              "format an annotation, so it does not constrain the string", stacklevel=4)
+            fmt = None
         if hi is not None and hi > MAX_REPEAT * 16:
             raise UnsupportedSchemaError(f"maxLength {hi} is above the bound {MAX_REPEAT * 16}", "maxLength", _ptr(path, "maxLength"))
         length = f"{CH}{{{int(lo)},{'' if hi is None else int(hi)}}}"
@@ -789,54 +1079,79 @@ class _Translator:
             raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern", _ptr(path, "pattern")) from None
 
     def number(self, schema, path, ty) -> str:
-        if "multipleOf" in schema:
-            m = schema["multipleOf"]
-            if not (ty == "integer" and m == int(m) and m == 1):
-                raise UnsupportedSchemaError(f"multipleOf {m} is not supported", "multipleOf", _ptr(path, "multipleOf"))
-        lo = hi = None
+        bounds = {}
         for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
             if k in schema:
-                if not _is_num(schema[k]):
-                    raise UnsupportedSchemaError(f"{k} must be a number", k, _ptr(path, k))
-        bounded = any(k in schema for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"))
-        if ty == "number" and not bounded:
-            return NUMBER
-        if ty == "number":
-            bad = next(k for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum") if k in schema)
-            raise UnsupportedSchemaError("bounds on non-integer numbers are not supported exactly; use type integer",
-                                         bad, _ptr(path, bad))
-        if "minimum" in schema:
-            lo = math.ceil(Fraction(Decimal(repr(schema["minimum"]))))
-        if "exclusiveMinimum" in schema:
-            x = Fraction(Decimal(repr(schema["exclusiveMinimum"])))
-            v = math.floor(x) + 1
-            lo = v if lo is None else max(lo, v)
-        if "maximum" in schema:
-            hi = math.floor(Fraction(Decimal(repr(schema["maximum"]))))
-        if "exclusiveMaximum" in schema:
-            x = Fraction(Decimal(repr(schema["exclusiveMaximum"])))
-            v = math.ceil(x) - 1
-            hi = v if hi is None else min(hi, v)
-        if not bounded:
-            return INT
-        return _int_range(lo, hi)
+                if not _is_num(schema[k]) or not math.isfinite(schema[k]):
+                    raise UnsupportedSchemaError(f"{k} must be a finite number", k, _ptr(path, k))
+                bounds[k] = Fraction(Decimal(repr(schema[k])))
+        if ty == "integer" and schema.get("$nonintegral"):
+            raise _Never()
+        integral = True if ty == "integer" else (False if schema.get("$nonintegral") else None)
+        if "multipleOf" in schema:
+            integral, digits = self.multiple_of(schema["multipleOf"], integral, path)
+        else:
+            digits = None
+        if not bounds and digits is None:
+            return {True: INTEGER, False: NONINTEGRAL, None: NUMBER}[integral]
+        lo = hi = None
+        lo_x = hi_x = False
+        for k, strict in (("minimum", False), ("exclusiveMinimum", True)):
+            if k in bounds and (lo is None or bounds[k] > lo or (bounds[k] == lo and strict)):
+                lo, lo_x = bounds[k], strict
+        for k, strict in (("maximum", False), ("exclusiveMaximum", True)):
+            if k in bounds and (hi is None or bounds[k] < hi or (bounds[k] == hi and strict)):
+                hi, hi_x = bounds[k], strict
+        try:
+            regex = number_range_regex(lo, hi, lo_exclusive=lo_x, hi_exclusive=hi_x, integral=integral)
+        except EmptyRange:
+            raise _Never() from None
+        if digits is not None:  # at most `digits` fraction digits
+            if bounds:
+                raise UnsupportedSchemaError("multipleOf a power of ten beside bounds is not supported",
+                                             "multipleOf", _ptr(path, "multipleOf"))
+            frac = rf"\.[0-9]{{0,{digits - 1}}}[1-9]"
+            regex = {None: rf"-?(?:0|[1-9][0-9]*)(?:{frac})?", False: rf"-?(?:0|[1-9][0-9]*){frac}",
+                     True: INTEGER}[integral]
+        return regex
+
+    def multiple_of(self, m, integral, path) -> tuple[bool | None, int | None]:
+        """``multipleOf m`` as (integral, most fraction digits): exact when ``1/m`` is an integer
+        (every integer is a multiple; with ``m = 10**-d`` the numbers with at most d digits)."""
+        if not _is_num(m) or m <= 0:
+            raise UnsupportedSchemaError(f"multipleOf must be a positive number, not {m!r}", "multipleOf",
+                                         _ptr(path, "multipleOf"))
+        q = Fraction(Decimal(repr(m)))
+        if (1 / q).denominator == 1:  # every integer is a multiple
+            if integral is True:
+                return True, None
+            if q == 1:
+                if integral is False:
+                    raise _Never()
+                return True, None
+        d = next((d for d in range(1, 21) if q * 10 ** d == 1), None)
+        if d is not None:  # m = 10**-d: at most d fraction digits
+            return integral, d
+        raise UnsupportedSchemaError(f"multipleOf {m} is supported only for integers when 1/multipleOf is an "
+                                     "integer, and as 1 or 10**-d for numbers", "multipleOf", _ptr(path, "multipleOf"))
 
     def obj(self, schema, path) -> str:
-        props = schema.get("properties", {})
-        required = list(schema.get("required", []))
+        props = dict(schema.get("properties", {}))
+        required = list(dict.fromkeys(schema.get("required", [])))
         addl = schema.get("additionalProperties", False if self.strict else True)
-        for k in ("minProperties", "maxProperties"):
-            if k in schema and not (k == "minProperties" and schema[k] <= len([r for r in required])):
-                if k == "maxProperties" and addl is False and len(props) <= schema[k]:
-                    continue
-                self.unsupported(k, path, f"{k} is not supported")
+        lo = int(schema.get("minProperties", 0))
+        hi = None if schema.get("maxProperties") is None else int(schema["maxProperties"])
+        min_extra = int(schema.get("$minExtra", 0))
+        key_contents = self.property_names(schema, props, path)  # None: any name
+        if key_contents is not None and key_contents[0] == "finite":
+            allowed_names = key_contents[1]
+            props = {k: (v if k in allowed_names else False) for k, v in props.items()}
         missing = [r for r in required if r not in props]
         if missing and addl is False:
             raise _Never()
-        if missing:
-            for r in missing:
-                props = {**props, r: addl if addl is not True else {}}
-        members = []  # (key regex, value symbol or None, required)
+        for r in missing:
+            props[r] = addl if addl is not True else {}
+        members = []  # (key terminal, value symbol, required)
         for name, sub in props.items():
             try:
                 sym = self.value(sub, _ptr(path, "properties", name))
@@ -849,87 +1164,169 @@ class _Translator:
         if addl is not False:
             try:
                 asym = self.value(addl, _ptr(path, "additionalProperties"))
-                key = self.term('"' + (_not_in_set(list(props)) if props else CH + "*") + '":' + self.ws)
-                extra = f"{key} {asym}"
+                if key_contents is None:
+                    names = _not_in_set(list(props)) if props else CH + "*"
+                elif key_contents[0] == "finite":
+                    others = [n for n in key_contents[1] if n not in props]
+                    names = "(?:" + "|".join(_enc_str(n) for n in others) + ")" if others else None
+                else:
+                    names = key_contents[1]
+                if names is not None:
+                    extra = f"{self.term(chr(34) + names + chr(34) + ':' + self.ws)} {asym}"
             except _Never:
                 pass
-        name = self.new_rule("obj")
+        if hi is not None and len([m for m in members if m[2]]) > hi:
+            raise _Never()
+        n, cap = len(members), max(lo, 1 if hi is None else hi + 1, 1)
         comma, opn, cls = self.punct(","), self.punct("{"), self.punct("}")
-        n = len(members)
-        made: dict = {}
 
-        def ref(i: int, started: bool) -> str:
-            if i == n:
-                if extra is None:
-                    return ""
-                return f"({comma} {extra})*" if started else f"[{extra} ({comma} {extra})*]"
-            r = f"{name}_{i}_{int(started)}"
-            if r not in made:
-                made[r] = None
-                k, sym, req = members[i]
-                sep = f"{comma} " if started else ""
-                first = f"{sep}{k} {sym} {ref(i + 1, True)}".strip()
-                if req:
-                    body = first
-                else:
-                    skip = ref(i + 1, started)
-                    body = f"{first} | {skip}" if skip else f"[{first}]"
-                made[r] = body
-                self.rules.append(f"{r}: {body}")
-            return r
+        def step(state):
+            """(accepting, [(text, next state)]) of the automaton over members then extras."""
+            i, c, e = state
+            sep = f"{comma} " if c else ""
+            room = hi is None or c < hi
+            if i < n:
+                key, sym, req = members[i]
+                moves = [(f"{sep}{key} {sym}", (i + 1, min(c + 1, cap), 0))] if room else []
+                if not req:
+                    moves.append(("", (i + 1, c, 0)))
+                return False, moves
+            ok = c >= lo and e >= min_extra
+            moves = [(f"{sep}{extra}", (n, min(c + 1, cap), min(e + 1, min_extra)))] if extra and room else []
+            return ok, moves
 
-        self.rules.append(f"{name}: {opn} {ref(0, False)} {cls}")
+        return self.automaton_rule("obj", (opn, cls), (0, 0, 0), step)
+
+    def automaton_rule(self, prefix: str, brackets: tuple[str, str], start, step) -> str:
+        """Rules for a bracketed sequence accepted by a finite automaton (``step(state)`` gives
+        ``(accepting, [(text, next)])``; text ``""`` is an empty move); raises _Never if no path
+        accepts."""
+        name = self.new_rule(prefix)
+        graph, order, todo = {}, [], [start]
+        while todo:
+            st = todo.pop()
+            if st in graph:
+                continue
+            graph[st] = step(st)
+            order.append(st)
+            todo += [nxt for _, nxt in graph[st][1]]
+        live = {st for st in graph if graph[st][0]}
+        changed = True
+        while changed:
+            changed = False
+            for st, (_, moves) in graph.items():
+                if st not in live and any(nxt in live for _, nxt in moves):
+                    live.add(st)
+                    changed = True
+        if start not in live:
+            raise _Never()
+        names = {st: f"{name}_{j}" for j, st in enumerate(order)}
+        # a state whose only way on is the empty end is written as nothing
+        empty = {st for st in live if graph[st][0] and not any(nxt in live for _, nxt in graph[st][1])}
+
+        def sym(st) -> str:
+            return "" if st in empty else names[st]
+
+        for st in order:
+            if st not in live or st in empty:
+                continue
+            accepting, moves = graph[st]
+            alts = [f"{text} {sym(nxt)}".strip() for text, nxt in moves if nxt in live]
+            alts = [a for a in dict.fromkeys(alts) if a]
+            body = " | ".join(alts)
+            if accepting or any(not text and nxt in empty for text, nxt in moves if nxt in live):
+                body = f"({body})?"
+            self.rules.append(f"{names[st]}: {body}")
+        self.rules.append(f"{name}: {brackets[0]} {sym(start)} {brackets[1]}")
         return name
+
+    def property_names(self, schema, props, path):
+        """``propertyNames`` as ``("finite", names)`` or ``("regex", JSON string contents)``;
+        None without the keyword."""
+        if "propertyNames" not in schema:
+            return None
+        pn = schema["propertyNames"]
+        try:
+            flat = self.flatten(pn, _ptr(path, "propertyNames"))
+        except _Never:
+            return ("finite", [])
+        flat = {k: v for k, v in flat.items() if k not in ANNOTATIONS}
+        if "enum" in flat or "const" in flat:
+            import jsonschema
+            validator = jsonschema.Draft202012Validator(self.root).evolve(schema=flat)
+            vals = list(flat["enum"]) if "enum" in flat else [flat["const"]]
+            return ("finite", [v for v in vals if isinstance(v, str) and validator.is_valid(v)])
+        import jsonschema
+        validator = jsonschema.Draft202012Validator(self.root).evolve(schema=flat)
+        bad = [p for p in props if not validator.is_valid(p)]
+        t = flat.get("type", "string")
+        if "string" not in ([t] if isinstance(t, str) else t):
+            return ("finite", [])
+        if props and set(props) - set(bad):
+            raise UnsupportedSchemaError("propertyNames beside declared properties is only supported as a list "
+                                         "of names (enum or const)", "propertyNames", _ptr(path, "propertyNames"))
+        string_keys = {"type", "minLength", "maxLength", "pattern", "format"}
+        if set(flat) - string_keys:
+            k = sorted(set(flat) - string_keys)[0]
+            raise UnsupportedSchemaError(f"`{k}` in propertyNames is not supported", "propertyNames",
+                                         _ptr(path, "propertyNames", k))
+        for p in bad:
+            props[p] = False
+        return ("regex", self.string({**flat, "type": "string"}, _ptr(path, "propertyNames"))[1:-1])
 
     def array(self, schema, path) -> str:
         if schema.get("uniqueItems"):
             self.unsupported("uniqueItems", path, "uniqueItems is not supported")
+        if "unevaluatedItems" in schema:
+            self.unsupported("unevaluatedItems", path, "unevaluatedItems beside contains is not supported")
         prefix = list(schema.get("prefixItems", []))
         items = schema.get("items", True)
         lo = int(schema.get("minItems", 0))
-        hi = schema.get("maxItems")
-        hi = None if hi is None else int(hi)
-        slots = []
-        for i, sub in enumerate(prefix):
-            try:
-                slots.append(self.value(sub, _ptr(path, "prefixItems", i)))
-            except _Never:
-                hi = i if hi is None else min(hi, i)
-                break
-        try:
-            item = self.value(items, _ptr(path, "items"))
-        except _Never:
-            item = None
-            hi = len(slots) if hi is None else min(hi, len(slots))
-        if hi is not None and hi < lo:
-            raise _Never()
+        hi = None if schema.get("maxItems") is None else int(schema["maxItems"])
+        contains = schema.get("contains")
+        cfrom = int(schema.get("$containsFrom", 0))
+        cmin = int(schema.get("minContains", 1)) if contains is not None else 0
+        cmax = schema.get("maxContains") if contains is not None else None
+        cmax = None if cmax is None else int(cmax)
+        neg = None if contains is None else self.negate(contains, _ptr(path, "contains"))
+
+        def split(i: int, sub, where: str):
+            """(symbol of the items that count for contains, of those that do not); None: none."""
+            def sym(s):
+                try:
+                    return self.value(s, where)
+                except _Never:
+                    return None
+            if contains is None or i < cfrom:
+                return None, sym(sub)
+            return sym({"allOf": [sub, contains]}), sym({"allOf": [sub, neg]})
+
+        slots = [split(i, sub, _ptr(path, "prefixItems", i)) for i, sub in enumerate(prefix)]
         k = len(slots)
-        if lo > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT and hi - max(lo, k) > MAX_REPEAT):
+        tail_slot = split(max(k, cfrom), items, _ptr(path, "items"))
+        if lo > MAX_REPEAT or max(k, cfrom) > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
             kw = "minItems" if lo > MAX_REPEAT else "maxItems"
             raise UnsupportedSchemaError(f"{kw} above the bound {MAX_REPEAT}", kw, _ptr(path, kw))
-        if hi is not None and hi > MAX_REPEAT:
-            hi = None if item is not None and lo <= k else hi
-        comma, opn, cls = self.punct("["), None, None
+        pcap = max(k, lo, cfrom, 1) if hi is None else hi
+        ccap = (cmax + 1 if cmax is not None else cmin) if contains is not None else 0
         comma, opn, cls = self.punct(","), self.punct("["), self.punct("]")
 
-        def slot(i):
-            return slots[i] if i < k else item
+        def step(state):
+            i, c = state
+            ok = i >= lo and c >= cmin and (cmax is None or c <= cmax)
+            if (hi is not None and i >= hi) or (cmax is not None and c > cmax):
+                return ok, []
+            yes, no = slots[i] if i < k else (tail_slot if i >= cfrom else split(i, items, _ptr(path, "items")))
+            sep = f"{comma} " if i else ""
+            nxt = min(i + 1, pcap)
+            moves = []
+            if yes is not None:
+                moves.append((f"{sep}{yes}", (nxt, min(c + 1, ccap))))
+            if no is not None:
+                moves.append((f"{sep}{no}", (nxt, c)))
+            return ok, moves
 
-        def tail(i) -> str:
-            sep = "" if i == 0 else f"{comma} "
-            if hi is not None and i >= hi:
-                return ""
-            if i >= k and hi is None:
-                return f"[{item} ({comma} {item})*]" if i == 0 else f"({comma} {item})*"
-            return f"[{sep}{slot(i)} {tail(i + 1)}]"
-
-        parts = []
-        for i in range(lo):
-            parts.append(("" if i == 0 else f"{comma} ") + slot(i))
-        parts.append(tail(lo))
-        name = self.new_rule("arr")
-        self.rules.append(f"{name}: {opn} {' '.join(p for p in parts if p)} {cls}")
-        return name
+        return self.automaton_rule("arr", (opn, cls), (0, 0), step)
 
     def translate(self) -> str:
         top = self.value(self.root, "#")
@@ -937,6 +1334,67 @@ class _Translator:
         for regex, name in self.terminals.items():
             lines.append(f"{name}: {lark_regex_literal(regex)}")
         return "\n".join(lines) + "\n"
+
+
+_GROUPS = {
+    "string": [("minLength",), ("maxLength",), ("pattern",), ("format",), ("$notIn",)],
+    "number": [("minimum",), ("maximum",), ("exclusiveMinimum",), ("exclusiveMaximum",), ("multipleOf",),
+               ("$nonintegral",)],
+    "object": [("required",), ("properties",), ("additionalProperties", "properties"), ("minProperties",),
+               ("maxProperties",), ("propertyNames",), ("patternProperties",), ("$minExtra",)],
+    "array": [("prefixItems", "items"), ("minItems",), ("maxItems",),
+              ("contains", "minContains", "maxContains", "$containsFrom"), ("uniqueItems",)],
+}
+_GROUPS["integer"] = _GROUPS["number"]
+_GROUPS["null"] = _GROUPS["boolean"] = []
+
+
+def _constraint_groups(ty: str, s: dict) -> list[dict]:
+    """The keywords of ``s`` that constrain values of type ``ty``, grouped by what must be negated
+    together (the first key of a group is the one negated; the others give its context)."""
+    out = []
+    for keys in _GROUPS[ty]:
+        if keys[0] in s or (keys[0] == "prefixItems" and "items" in s):
+            out.append({k: s[k] for k in (("items", "prefixItems") if keys[0] == "prefixItems" else keys) if k in s})
+    return out
+
+
+def _is_nonintegral_marker(schema: dict, sub) -> bool:
+    """``{"type": "number", "not": {"type": "integer"}}``: the non-integral numbers."""
+    return sub == {"type": "integer"} and schema.get("type") == "number"
+
+
+_UNEVALUATED = {"unevaluatedProperties", "unevaluatedItems"}
+_EVALUATING = {"properties", "additionalProperties", "prefixItems", "items", "contains", "patternProperties"}
+
+
+def _mentions(schema, keys: set) -> bool:
+    """True when ``schema`` uses one of ``keys`` anywhere (outside constants)."""
+    if isinstance(schema, dict):
+        return any(k in keys or (k not in ("enum", "const") and _mentions(v, keys)) for k, v in schema.items())
+    if isinstance(schema, list):
+        return any(_mentions(v, keys) for v in schema)
+    return False
+
+
+def _scope_unevaluated(schema: dict) -> dict:
+    """``unevaluatedProperties``/``unevaluatedItems`` of a schema with no applicator left (all
+    merged in): the properties/items it has not evaluated are exactly those that
+    ``additionalProperties``/``items`` would see."""
+    if "unevaluatedProperties" in schema:
+        schema = dict(schema)
+        u = schema.pop("unevaluatedProperties")
+        if "additionalProperties" not in schema and "patternProperties" not in schema:
+            schema["additionalProperties"] = u
+    if "unevaluatedItems" in schema:
+        schema = dict(schema)
+        u = schema.pop("unevaluatedItems")
+        if "items" not in schema:
+            if "contains" in schema and u is not True and u != {}:
+                schema["unevaluatedItems"] = u  # items matched by contains are evaluated: not exact
+            else:
+                schema["items"] = u
+    return schema
 
 
 def _quote_safe(regex: str) -> str:
@@ -978,6 +1436,30 @@ def _both(x, y):
     return {"allOf": [x, y]}
 
 
+def _types(x) -> set | None:
+    """The JSON types a schema's top level (and its allOf) allows; None when not stated."""
+    if x is False:
+        return set()
+    if not isinstance(x, dict):
+        return None
+    out = None
+    if "type" in x:
+        t = {x["type"]} if isinstance(x["type"], str) else set(x["type"])
+        out = t | ({"integer"} if "number" in t else set())
+    for sub in x.get("allOf", []):
+        st = _types(sub)
+        if st is not None:
+            st = st | ({"integer"} if "number" in st else set())
+            out = st if out is None else (out & st) | ({"integer"} if "integer" in out | st and ("number" in out or "number" in st) and "integer" in out | st else set()) & (out | st)
+    return out
+
+
+def _may_overlap(x, y) -> bool:
+    """False when the two schemas provably share no value (their stated types differ)."""
+    a, b = _types(x), _types(y)
+    return a is None or b is None or bool(a & b)
+
+
 def _alts(s):
     return s["anyOf"] if set(s) == {"anyOf"} else [s]
 
@@ -1008,21 +1490,6 @@ def _json_equal(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-_D2 = "[0-9]{2}"
-_DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-FORMATS = {
-    "date": _DATE,
-    "time": _TIME,
-    "date-time": _DATE + "[Tt]" + _TIME,
-    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-    "ipv4": rf"{_OCTET}(?:\.{_OCTET}){{3}}",
-    "email": r"[A-Za-z0-9!#$%&'*+\/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+\/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+",
-    "uri": r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:\/?#\[\]@!$&'()*+,;=%]+",
-}
-
-
 def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, lenient: bool = False,
                         whitespace: str | None = None) -> str:
     """Lark grammar text whose language is the JSON spellings (see the module docstring) of the
@@ -1036,8 +1503,8 @@ def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, leni
         >>> print(json_schema_to_lark({"type": "object", "properties": {"a": {"type": "boolean"}},
         ...                            "required": ["a"], "additionalProperties": False}))
         start: v2
-        obj1_0_0: T1 T0
-        obj1: T3 obj1_0_0 T4
+        obj1_0: T1 T0
+        obj1: T3 obj1_0 T4
         ?v2: obj1
         T0: /(?:true|false)/
         T1: /"a":/
@@ -1048,7 +1515,11 @@ def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, leni
     """
     if isinstance(schema, str):
         schema = json.loads(schema)
-    tr = _Translator(schema, strict, lenient, whitespace)
+    return _to_lark(schema, strict, lenient, whitespace, False)
+
+
+def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool) -> str:
+    tr = _Translator(schema, strict, lenient, whitespace, disjoint_any)
     try:
         return tr.translate()
     except _Never:
@@ -1064,9 +1535,15 @@ def grammar_from_json_schema(schema: dict | bool | str, **options) -> Grammar:
         >>> g.parser.parse('["a","b"]') is not None
         True
     """
-    text = json_schema_to_lark(schema, **options)
+    if isinstance(schema, str):
+        schema = json.loads(schema)
+    options = {"strict": False, "lenient": False, "whitespace": None, **options}
     try:
-        return Grammar.from_lark(text, source="<json schema>")
+        return Grammar.from_lark(_to_lark(schema, **options, disjoint_any=False), source="<json schema>")
+    except GrammarConflictError:
+        pass  # overlapping anyOf branches: make them disjoint (A, not A and B, ...) and try again
+    try:
+        return Grammar.from_lark(_to_lark(schema, **options, disjoint_any=True), source="<json schema>")
     except GrammarConflictError as e:
         raise UnsupportedSchemaError(
             "the schema's alternatives (anyOf/oneOf/type unions of objects or arrays) overlap in a way "
@@ -1087,57 +1564,50 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
     """
     if isinstance(schema, str):
         schema = json.loads(schema)
-    root = schema
+    tr = _Translator(schema, False, True, None)
+    root = schema = tr.root
     try:
         import jsonschema
         root_validator = jsonschema.Draft202012Validator(root)
         valid = lambda s, v: root_validator.evolve(schema=s).is_valid(v)  # noqa: E731
     except ImportError:  # pragma: no cover
         valid = lambda s, v: True  # noqa: E731
-    tr = _Translator(root, False, True, None)
 
     def order(s, v, depth=0):
-        """The instance with dicts re-ordered (as a JSON-ready structure)."""
-        if depth > 100 or not isinstance(s, dict):
-            return _plain(v)
-        if "$ref" in s:
+        """The instance with dicts re-ordered as the grammar writes them (a JSON-ready structure)."""
+        if depth > 100 or not isinstance(s, (dict, bool)):
+            return v
+        try:
+            s = tr.flatten(s, "#")
+        except (_Never, UnsupportedSchemaError):
+            return v
+        if "$ref" in s:  # a recursive reference
             try:
                 target = tr.resolve_ref(s["$ref"], "#")
-                merged = {k: x for k, x in s.items() if k != "$ref"}
-                return order({"allOf": [target, merged]} if merged else target, v, depth + 1)
             except UnsupportedSchemaError:
-                return _plain(v)
+                return v
+            rest = {k: x for k, x in s.items() if k != "$ref"}
+            return order({"allOf": [target, rest]} if rest else target, v, depth + 1)
         for const in ([s["const"]] if "const" in s else []) + list(s.get("enum", [])):
             if _json_equal(const, v):
                 return _like(const, v)
-        subs = list(s.get("allOf", []))
         for comb in ("anyOf", "oneOf"):
-            for sub in s.get(comb, []):
-                if valid(sub, v):
-                    subs.append(sub)
-                    break
-        if subs:
-            rest = {k: x for k, x in s.items() if k not in ("allOf", "anyOf", "oneOf")}
-            merged = rest
-            for sub in subs:
-                if isinstance(sub, dict) and "$ref" in sub:
+            if comb in s:
+                rest = {k: x for k, x in s.items() if k != comb}
+                for sub in s[comb]:
                     try:
-                        sub = {**{k: x for k, x in sub.items() if k != "$ref"}, **tr.resolve_ref(sub["$ref"], "#")}
-                    except UnsupportedSchemaError:
+                        merged = tr.merge(rest, tr.flatten(sub, "#"), "#") if rest else sub
+                    except (_Never, UnsupportedSchemaError):
                         continue
-                if isinstance(sub, dict):
-                    try:
-                        merged = tr.merge(merged, sub, "#")
-                    except (UnsupportedSchemaError, _Never):
-                        pass
-            if merged != s:
-                return order(merged, v, depth + 1)
+                    if valid(_public(merged), v):
+                        return order(merged, v, depth + 1)
+                return v
+        s = _scope_unevaluated(s)
         if isinstance(v, dict):
             props = s.get("properties", {})
-            out = {}
-            for k in props:
-                if k in v:
-                    out[k] = order(props[k], v[k], depth + 1)
+            names = list(props) + [r for r in s.get("required", []) if r not in props]
+            out = {k: order(props.get(k, s.get("additionalProperties", True)), v[k], depth + 1)
+                   for k in names if k in v}
             addl = s.get("additionalProperties", True)
             for k in v:
                 if k not in out:
@@ -1149,10 +1619,46 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
             return [order(prefix[i] if i < len(prefix) else items, x, depth + 1) for i, x in enumerate(v)]
         return v
 
-    text = _canon(_integral_as_int(order(schema, instance)))
-    if whitespace == "flexible":
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    return text
+    return _spell(order(schema, instance), ", " if whitespace == "flexible" else ",",
+                  ": " if whitespace == "flexible" else ":")
+
+
+def _public(schema):
+    """``schema`` with the translator's own keywords written in JSON Schema (for validation)."""
+    if isinstance(schema, list):
+        return [_public(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: (v if k in ("enum", "const") else _public(v)) for k, v in schema.items() if k not in INTERNAL}
+    extra = []
+    if schema.get("$nonintegral"):
+        extra.append({"not": {"type": "integer"}})
+    if "$notIn" in schema:
+        extra.append({"not": {"enum": list(schema["$notIn"])}})
+    if schema.get("$minExtra"):
+        names = list(schema.get("properties", {}))
+        extra.append({"not": {"propertyNames": {"enum": names}}} if names else {"minProperties": 1})
+    if "$containsFrom" in schema:  # not expressible: validate without the contains count
+        for k in ("contains", "minContains", "maxContains"):
+            out.pop(k, None)
+    if extra:
+        out["allOf"] = list(out.get("allOf", [])) + extra
+    return out
+
+
+def _spell(v, comma: str = ",", colon: str = ":") -> str:
+    """JSON (compact by default) with every number in its canonical spelling (integral values as
+    integers, others as plain decimals without exponent or trailing zeros)."""
+    if isinstance(v, dict):
+        return "{" + comma.join(_canon(k) + colon + _spell(x, comma, colon) for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + comma.join(_spell(x, comma, colon) for x in v) + "]"
+    if isinstance(v, float) and math.isfinite(v):
+        d = Decimal(repr(v))
+        if d == d.to_integral_value():
+            return str(int(d))
+        return format(d.normalize(), "f")
+    return _canon(v)
 
 
 def _plain(v):

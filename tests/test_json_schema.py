@@ -97,6 +97,53 @@ CASES = {
     "ref-defs": ({"$defs": {"pos": {"type": "integer", "minimum": 1}}, "type": "array", "items": {"$ref": "#/$defs/pos"}},
                  [[1, 2]], [[0]]),
     "nullable-idiom": ({"anyOf": [{"type": "string"}, {"type": "null"}]}, ["x", None], [1]),
+    "number-bounds": ({"type": "number", "minimum": 0.5, "exclusiveMaximum": 2.25},
+                      [0.5, 1, 2.2, 2.2499, 1.75], [0.49, 2.25, 3, -1, "RAW:0.50", "RAW:1.0", "RAW:1e0"]),
+    "number-negative-bounds": ({"type": "number", "exclusiveMinimum": -1.5, "maximum": -0.25},
+                               [-1.25, -1, -0.25, -0.3], [-1.5, -2, 0, -0.2]),
+    "multipleOf-decimal": ({"type": "number", "multipleOf": 0.01}, [1, 0.25, -3.1], [0.001, 1.234]),
+    "multipleOf-integer": ({"type": "integer", "multipleOf": 0.5}, [3, -2], [1.5]),
+    "not-type": ({"not": {"type": ["string", "null"]}}, [1, 1.5, True, [], {}], ["a", None]),
+    "not-enum": ({"type": "string", "not": {"enum": ["a", "b"]}}, ["c", "ab", ""], ["a", "b", 1]),
+    "not-integer": ({"type": "number", "not": {"type": "integer"}}, [1.5, -0.25], [1, 0, 2.0]),
+    "not-range": ({"type": "integer", "not": {"minimum": 3, "maximum": 5}}, [2, 6, -1], [3, 4, 5]),
+    "if-then-else": ({"if": {"properties": {"kind": {"const": "circle"}}, "required": ["kind"]},
+                      "then": {"required": ["r"]}, "else": {"required": ["w"]}},
+                     [{"kind": "circle", "r": 1}, {"kind": "square", "w": 2}, {"w": 1}, 3],
+                     [{"kind": "circle"}, {"kind": "square", "r": 1}, {}]),
+    "oneOf-overlapping": ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, [1, 2.5, -3, "x"], [3, 2, 1.5]),
+    "anyOf-overlapping-objects": ({"anyOf": [
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        {"type": "object", "properties": {"b": {"type": "string"}}, "required": ["b"]}]},
+        [{"a": 1}, {"b": "x"}, {"a": 1, "b": "x"}, {"a": "x", "b": "y"}], [{}, {"a": "x"}, {"b": 1}]),
+    "dependentRequired": ({"dependentRequired": {"card": ["billing"]}},
+                          [{}, {"billing": 1}, {"card": 1, "billing": 2}, "x"], [{"card": 1}]),
+    "dependentSchemas": ({"properties": {"a": {"type": "integer"}}, "dependentSchemas": {"a": {"required": ["b"]}}},
+                         [{"b": 1}, {"a": 1, "b": 2}, {}], [{"a": 1}, {"a": "x", "b": 1}]),
+    "contains": ({"type": "array", "contains": {"type": "integer", "minimum": 5}, "minContains": 2, "maxContains": 3},
+                 [[5, 6], [1, 5, "x", 7, 8]], [[5], [5, 6, 7, 8], [], [1, 2, 3]]),
+    "contains-with-items": ({"items": {"type": "integer"}, "contains": {"const": 0}}, [[0], [1, 0, 2]],
+                            [[1], [], [0, "a"]]),
+    "min-max-properties": ({"type": "object", "minProperties": 1, "maxProperties": 2,
+                            "properties": {"a": {"type": "integer"}}},
+                           [{"a": 1}, {"x": 1}, {"a": 1, "b": 2}], [{}, {"a": 1, "b": 2, "c": 3}, {"a": "1"}]),
+    "propertyNames": ({"type": "object", "propertyNames": {"maxLength": 3}}, [{"abc": 1}, {}], [{"abcd": 1}]),
+    "propertyNames-enum": ({"type": "object", "properties": {"a": {}}, "propertyNames": {"enum": ["a", "b"]}},
+                           [{"a": 1, "b": 2}, {"b": 1}], [{"c": 1}]),
+    "unevaluatedProperties": ({"type": "object", "properties": {"a": {}},
+                               "allOf": [{"properties": {"b": {}}}], "unevaluatedProperties": False},
+                              [{"a": 1, "b": 2}, {}], [{"c": 1}, {"a": 1, "c": 2}]),
+    "unevaluatedItems": ({"prefixItems": [{"type": "string"}], "unevaluatedItems": {"type": "integer"}},
+                         [["a", 1, 2], []], [["a", "b"], [1]]),
+    "ref-anchor-and-id": ({"$id": "https://example.com/root", "type": "array", "items": {"$ref": "#pos"},
+                           "$defs": {"pos": {"$anchor": "pos", "type": "integer", "minimum": 1}}},
+                          [[1, 2], []], [[0], ["a"]]),
+    "ref-relative-id": ({"$id": "https://example.com/schemas/root", "properties": {"n": {"$ref": "num"}},
+                         "$defs": {"n": {"$id": "num", "type": "integer"}}}, [{"n": 1}], [{"n": "x"}]),
+    "format-ipv6": ({"type": "string", "format": "ipv6"}, ["::1", "2001:db8::ff00:42:8329"], ["RAW:\"1:2\""]),
+    "format-hostname": ({"type": "string", "format": "hostname"}, ["example.com", "a-b.c"], ["RAW:\"-a.com\""]),
+    "format-duration": ({"type": "string", "format": "duration"}, ["P3D", "PT1H30M", "P1W"], ["RAW:\"P\"", "RAW:\"3D\""]),
+    "format-json-pointer": ({"type": "string", "format": "json-pointer"}, ["", "/a/~1b"], ["RAW:\"a\"", "RAW:\"/~2\""]),
 }
 
 
@@ -142,11 +189,20 @@ def test_unsupported_keyword_names_keyword_and_path():
     assert e.value.path == "#/properties/a/items/foo"
     assert "foo" in str(e.value) and "#/properties/a/items" in str(e.value)
     with pytest.raises(UnsupportedSchemaError) as e:
-        json_schema_to_lark({"type": "number", "minimum": 0.5})
-    assert e.value.keyword == "minimum"
-    with pytest.raises(UnsupportedSchemaError) as e:
-        json_schema_to_lark({"oneOf": [{"type": "integer"}, {"minimum": 3}]})
+        json_schema_to_lark({"type": "array", "items": {"uniqueItems": True}})
+    assert e.value.keyword == "uniqueItems" and e.value.path == "#/items/uniqueItems"
+    with pytest.raises(UnsupportedSchemaError) as e:  # overlapping branches whose negation is not regular here
+        json_schema_to_lark({"oneOf": [{"type": "string", "pattern": "a"}, {"type": "string", "pattern": "b"}]})
     assert e.value.keyword == "oneOf"
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark({"type": "number", "multipleOf": 1.5})
+    assert e.value.keyword == "multipleOf" and "1.5" in str(e.value)
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark({"$ref": "https://example.com/other.json"})
+    assert e.value.keyword == "$ref" and "other.json" in str(e.value)
+    with pytest.raises(UnsupportedSchemaError) as e:
+        json_schema_to_lark({"format": "regex", "type": "string"})
+    assert e.value.keyword == "format"
     with pytest.raises(UnsupportedSchemaError) as e:
         json_schema_to_lark({"type": "string", "pattern": "(a)\\1"})
     assert e.value.keyword == "pattern"
@@ -160,9 +216,22 @@ def test_annotations_ignored_silently():
 
 
 def test_lenient_warns_and_ignores(tok):
-    schema = {"type": "array", "items": {"type": "integer"}, "contains": {"const": 1}}
-    with pytest.warns(UserWarning, match="contains"):
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    with pytest.warns(UserWarning, match="uniqueItems"):
         grammar_from_json_schema(schema, lenient=True)
+
+
+def test_unknown_format_is_an_annotation_with_a_warning(tok):
+    with pytest.warns(UserWarning, match="unknown format 'shoe-size'"):
+        g = grammar_from_json_schema({"type": "string", "format": "shoe-size"})
+    assert g.parser.parse('"any"') is not None
+
+
+def test_unsatisfiable_schema_is_refused():
+    for schema in (False, {"allOf": [{"type": "string"}, {"type": "integer"}]},
+                   {"type": "integer", "minimum": 5, "maximum": 1}, {"not": {}}):
+        with pytest.raises(UnsupportedSchemaError, match="unsatisfiable"):
+            json_schema_to_lark(schema)
 
 
 def test_pydantic_model(tok):
