@@ -6,8 +6,8 @@ The language is a subset of the JSON texts that validate against the schema, cho
 valid *value* has exactly one accepted spelling (see :func:`serialize_instance`):
 
 * compact separators (``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)``); with
-  ``whitespace="flexible"`` up to ``MAX_WS`` spaces/tabs/newlines may follow ``{ [ , :`` and precede
-  ``} ]``, so whitespace can never run away;
+  ``whitespace="flexible"`` up to ``MAX_WS`` spaces/tabs/newlines may come before every token
+  (one slot per gap between two tokens), so no run of whitespace is ever longer than ``MAX_WS``;
 * object keys in the schema's ``properties`` order (optional ones may be left out), then any
   additional properties (never a declared name again);
 * strings spelled as ``json.dumps`` spells them (no needless ``\\uXXXX`` or ``\\/`` escapes);
@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 import warnings
 from decimal import Decimal
 from fractions import Fraction
@@ -46,10 +47,12 @@ from .grammar import Grammar, lark_regex_literal
 from .json_formats import FORMATS
 from .json_numbers import INTEGER, NONINTEGRAL, EmptyRange, number_range_regex
 
-__all__ = ["UnsupportedSchemaError", "json_schema_to_lark", "grammar_from_json_schema", "serialize_instance"]
+__all__ = ["UnsupportedSchemaError", "SchemaTooComplexError", "json_schema_to_lark", "grammar_from_json_schema", "serialize_instance"]
 
 MAX_WS = 20
 MAX_REPEAT = 256  # bound on expanded minItems/maxItems/minLength/maxLength
+MAX_WORK = 100_000  # bound on schema merges, rules and branches made while translating one schema
+TIMEOUT_S = 10.0  # bound on the translation's wall time
 
 ANNOTATIONS = {
     "title", "description", "examples", "default", "$comment", "$schema", "$id", "deprecated",
@@ -81,6 +84,11 @@ class UnsupportedSchemaError(GrammarError):
         super().__init__(f"{path}: {message}" if keyword is None else f"{path}: unsupported `{keyword}`: {message}")
         self.keyword = keyword
         self.path = path
+
+
+class SchemaTooComplexError(UnsupportedSchemaError):
+    """The translation went past its bounds (``MAX_WORK`` steps or ``TIMEOUT_S`` seconds), which
+    overlapping ``anyOf``/``oneOf``/``not`` branches can multiply; ``path`` is where it was."""
 
 
 class _Never(Exception):
@@ -431,6 +439,8 @@ class _Translator:
         self.root = _localize_refs(root)
         self.disjoint_any = disjoint_any
         self.disjoint_lists: set[str] = set()
+        self.work = 0
+        self.deadline = time.monotonic() + TIMEOUT_S
         self.strict = strict
         self.lenient = lenient
         if whitespace not in (None, "compact", "flexible"):
@@ -458,11 +468,10 @@ class _Translator:
 
     def punct(self, ch: str) -> str:
         r = re.escape(ch)
-        if self.ws:
-            r = (self.ws + r) if ch in "}]" else (r + self.ws)
-        return self.term(r)
+        return self.term(self.ws + r)
 
     def new_rule(self, prefix: str) -> str:
+        self.spend("#")
         self.n += 1
         return f"{prefix}{self.n}"
 
@@ -643,6 +652,7 @@ class _Translator:
                 none = [s] if s else [{}]
                 for i, sub in enumerate(subs):
                     negs = self.negate_within(ty, sub, _ptr(path, comb, i), depth)
+                    self.spend(path, len(none) * len(negs))
                     none = [{"allOf": [a, b]} for a in none for b in negs if _may_overlap(a, b)]
                     if not none:
                         break
@@ -763,7 +773,17 @@ class _Translator:
             return out
         raise UnsupportedSchemaError(f"negating `{k}` is not supported", "not", path)
 
+    def spend(self, path: str, n: int = 1) -> None:
+        """Count ``n`` steps of work; raise :class:`SchemaTooComplexError` past the bounds."""
+        self.work += n
+        if self.work > MAX_WORK or (self.work % 256 == 0 and time.monotonic() > self.deadline):
+            raise SchemaTooComplexError(
+                f"the schema is too complex to translate within the bounds ({MAX_WORK} steps, {TIMEOUT_S:g} s): "
+                "overlapping anyOf/oneOf/not/if branches multiply; make them disjoint (different types or "
+                "constants) or use fewer of them", None, path)
+
     def merge(self, a: dict, b: dict, path: str) -> dict:
+        self.spend(path)
         out = dict(a)
         obj_keys = ("properties", "additionalProperties")
         if any(k in a for k in obj_keys) and any(k in b for k in obj_keys):
@@ -832,6 +852,7 @@ class _Translator:
                 subs.insert(0, {k: out.pop(k) for k in ("anyOf", "oneOf") if k in out})
             combo = subs[0]
             for s in subs[1:]:
+                self.spend(path, len(_alts(combo)) * len(_alts(s)))
                 pairs = [{"allOf": [x, y]} for x in _alts(combo) for y in _alts(s) if _may_overlap(x, y)]
                 if not pairs:
                     raise _Never()
@@ -870,8 +891,8 @@ class _Translator:
         if "any" not in self.memo:
             self.memo["any"] = "any"
             c, ob, cb, oa, ca = self.punct(","), self.punct("{"), self.punct("}"), self.punct("["), self.punct("]")
-            key = self.term(f'"{CH}*":' + self.ws)
-            scalar = self.term(f"(?:null|true|false|{NUMBER}|{STRING})")
+            key = self.term(f'{self.ws}"{CH}*":')
+            scalar = self.term(f"{self.ws}(?:null|true|false|{NUMBER}|{STRING})")
             self.rules.append(f"?any: any_obj | any_arr | {scalar}")
             self.rules.append(f"any_obj: {ob} [{key} any ({c} {key} any)*] {cb}")
             self.rules.append(f"any_arr: {oa} [any ({c} any)*] {ca}")
@@ -882,7 +903,8 @@ class _Translator:
         scalars, others = self.branches(schema, path)
         alts = []
         if scalars:
-            alts.append(self.term("|".join(dict.fromkeys(scalars)) if len(scalars) == 1 else "(?:" + "|".join(dict.fromkeys(scalars)) + ")"))
+            body = "|".join(dict.fromkeys(scalars))
+            alts.append(self.term(body if len(scalars) == 1 and not self.ws else f"{self.ws}(?:{body})"))
         alts += list(dict.fromkeys(others))
         if not alts:
             raise _Never()
@@ -903,6 +925,7 @@ class _Translator:
                 if "anyOf" in rest or "oneOf" in rest:
                     other = "oneOf" if comb == "anyOf" else "anyOf"
                     osubs = self.alternatives_of(other, rest, rest.pop(other), path)
+                    self.spend(path, len(subs) * len(osubs))
                     subs = [{"allOf": [a, b]} for a in subs for b in osubs]
                 scalars, others = [], []
                 for i, sub in enumerate(subs):
@@ -1159,7 +1182,7 @@ class _Translator:
                 if name in required:
                     raise
                 continue
-            members.append((self.term(re.escape(_canon(name)) + ":" + self.ws), sym, name in required))
+            members.append((self.term(self.ws + re.escape(_canon(name)) + ":"), sym, name in required))
         extra = None
         if addl is not False:
             try:
@@ -1172,7 +1195,7 @@ class _Translator:
                 else:
                     names = key_contents[1]
                 if names is not None:
-                    extra = f"{self.term(chr(34) + names + chr(34) + ':' + self.ws)} {asym}"
+                    extra = f"{self.term(self.ws + chr(34) + names + chr(34) + ':')} {asym}"
             except _Never:
                 pass
         if hi is not None and len([m for m in members if m[2]]) > hi:
@@ -1207,6 +1230,7 @@ class _Translator:
             st = todo.pop()
             if st in graph:
                 continue
+            self.spend("#")
             graph[st] = step(st)
             order.append(st)
             todo += [nxt for _, nxt in graph[st][1]]

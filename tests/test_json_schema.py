@@ -254,3 +254,19 @@ def test_pydantic_model(tok):
     ok = Order(id=1, kind="a", items=[Item(name="x", qty=3)], parent=Order(id=2, kind="b", items=[]))
     check(tok, schema, [ok.model_dump(mode="json")],
           [{"id": 1, "kind": "c", "items": []}, {"id": 1, "kind": "a", "items": [{"name": "x", "qty": 101}]}])
+
+
+def test_compile_bound_gives_a_clear_error_not_a_hang():
+    import time
+
+    from grammars.json_schema import SchemaTooComplexError
+
+    # 14 overlapping branches: "exactly one" multiplies 14 negations (far past the bounds)
+    branches = [{"type": "object", "properties": {f"k{i}": {"type": "integer", "minimum": i}}, "required": [f"k{i}"]}
+                for i in range(14)]
+    t0 = time.monotonic()
+    with pytest.raises(SchemaTooComplexError, match="too complex") as e:
+        json_schema_to_lark({"oneOf": branches})
+    assert time.monotonic() - t0 < 60
+    assert e.value.path.startswith("#")
+    json_schema_to_lark({"type": "integer"})  # the process is still usable

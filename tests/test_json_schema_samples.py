@@ -67,3 +67,34 @@ def test_every_sample_validates(test_model, test_tokenizer, name):
         jsonschema.validate(json.loads(text), schema)  # raises on the first invalid sample
     # At temperature 1 a free-text field can ramble past the token budget; most samples finish.
     assert unfinished <= SAMPLES[name] // 4, f"{unfinished} of {SAMPLES[name]} samples did not finish"
+
+
+def test_flexible_whitespace_stays_bounded_in_samples(test_model, test_tokenizer):
+    """Samples at a high temperature, where a model drifts into whitespace: every run of
+    whitespace between tokens stays within ``MAX_WS``, and every finished sample validates."""
+    import re
+
+    from grammars.json_schema import MAX_WS
+
+    schema = {"type": "object", "required": ["tags"], "properties": {
+        "tags": {"type": "array", "maxItems": 3, "items": {"type": "integer"}}}}
+    compiled = compile_for_tokenizer(Grammar.from_json_schema(schema, whitespace="flexible"), test_tokenizer,
+                                     model=test_model)
+    ids = torch.tensor([prompt_ids(test_tokenizer, "Write a JSON object with tags, pretty-printed.")])
+    torch.manual_seed(0)
+    out = test_model.generate(ids, attention_mask=torch.ones_like(ids),
+                              logits_processor=[GrammarLogitsProcessor(compiled)], do_sample=True,
+                              temperature=1.5, top_k=0, top_p=1.0, num_return_sequences=48,
+                              max_new_tokens=48, pad_token_id=test_tokenizer.eos_token_id)
+    longest, finished, spaced = 0, 0, 0
+    for row in out[:, ids.shape[1]:].tolist():
+        text = test_tokenizer.decode(row, skip_special_tokens=True)
+        runs = [len(r) for r in re.findall(r"[ \t\n\r]+", text)]
+        longest = max([longest] + runs)
+        spaced += bool(runs)
+        if test_tokenizer.eos_token_id in row:
+            finished += 1
+            jsonschema.validate(json.loads(text), schema)
+    assert longest <= MAX_WS, f"a whitespace run of {longest} > {MAX_WS}"
+    assert spaced > 0, "no sample used whitespace: the test would not see a runaway"
+    assert finished >= 24, f"only {finished} of 48 samples finished"
