@@ -93,6 +93,20 @@ def suite_dir() -> Path:
     return out
 
 
+def suite_remotes() -> dict:
+    """The suite's remote documents (``json/remotes/``), by the URI its tests use for them
+    (``http://localhost:1234/...``): given to our translator as ``resources`` (nothing is fetched)."""
+    suite_dir()
+    sdist = CACHE / f"jsonschema-{VERSION}.tar.gz"
+    prefix = f"jsonschema-{VERSION}/json/remotes/"
+    out = {}
+    with tarfile.open(sdist) as tar:
+        for m in tar.getmembers():
+            if m.name.startswith(prefix) and m.name.endswith(".json"):
+                out["http://localhost:1234/" + m.name[len(prefix):]] = json.loads(tar.extractfile(m).read())
+    return out
+
+
 class CompileTimeout(BaseException):
     """Our compile of one schema ran past ``--compile-timeout`` (a BaseException, so that no
     ``except Exception`` inside the library swallows it)."""
@@ -181,6 +195,7 @@ def main(argv=None) -> int:
         print(f"llguidance not importable ({e}): measuring ours only", flush=True)
 
     model, tok = load_test_model()
+    remotes = suite_remotes()
     vocab = vocabulary_for(tok, model)
     refusals = (GrammarError, RecursionError, ValueError, TypeError, KeyError)
 
@@ -221,7 +236,7 @@ def main(argv=None) -> int:
                 signal.setitimer(signal.ITIMER_REAL, limit)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                m = GrammarMatcher(compile_grammar(grammar_from_json_schema(schema), vocab,
+                m = GrammarMatcher(compile_grammar(grammar_from_json_schema(schema, resources=remotes), vocab,
                                                    use_disk_cache=False))
         finally:
             if limit:
@@ -283,7 +298,7 @@ def main(argv=None) -> int:
                 times.append((t_ours, t_ll))
                 for t in tests if ours is not None or ll_matcher is not None else ():
                     try:
-                        text = serialize_instance(schema, t["data"])
+                        text = serialize_instance(schema, t["data"], resources=remotes)
                     except Exception:  # noqa: BLE001
                         text = None
                     if ours is not None:

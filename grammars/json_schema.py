@@ -357,15 +357,16 @@ def _not_in_set(words: list[str]) -> str:
 _BASE = "https://schema.invalid/root"  # base URI of a document without $id
 
 
-def _localize_refs(root):
+def _localize_refs(root, resources: dict | None = None):
     """A copy of ``root`` whose ``$ref`` values that point into the document itself (through
     ``$id`` base URIs, ``$anchor`` names or relative URIs) are rewritten as ``#/...`` JSON pointers
     from the root, and ``$id`` is dropped, so the copy is one resource. A ``$dynamicRef`` becomes a ``$ref`` where that is exact: a JSON pointer, or an
     anchor name that only one ``$dynamicAnchor`` in the document defines. Others are left as they
-    are (and refused later, naming them)."""
+    are (and refused later, naming them). ``resources`` maps URIs to other documents that
+    references may point into (nothing is ever fetched)."""
     from urllib.parse import quote, urldefrag, urljoin
 
-    resources: dict[str, str] = {}
+    extra_docs, resources = resources or {}, {}
     anchors: dict[tuple[str, str], str] = {}
     dynamic: dict[str, list[str]] = {}
 
@@ -427,6 +428,12 @@ def _localize_refs(root):
 
     if not isinstance(root, dict):
         return root
+    if extra_docs:  # other documents, by URI: embedded under $defs with that $id
+        root = dict(root)
+        defs = dict(root.get("$defs", {}))
+        for i, (uri, doc) in enumerate(extra_docs.items()):
+            defs[f"$resource{i}"] = {**(doc if isinstance(doc, dict) else {"allOf": [doc]}), "$id": uri}
+        root["$defs"] = defs
     resources[_BASE] = "#"
     index(root, _BASE, [])
     return rewrite(root, _BASE)
@@ -435,8 +442,9 @@ def _localize_refs(root):
 # -- the translator ------------------------------------------------------------------------------
 
 class _Translator:
-    def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False):
-        self.root = _localize_refs(root)
+    def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False,
+                 resources: dict | None = None):
+        self.root = _localize_refs(root, resources)
         self.disjoint_any = disjoint_any
         self.disjoint_lists: set[str] = set()
         self.work = 0
@@ -1515,13 +1523,14 @@ def _json_equal(a, b) -> bool:
 
 
 def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, lenient: bool = False,
-                        whitespace: str | None = None) -> str:
+                        whitespace: str | None = None, resources: dict | None = None) -> str:
     """Lark grammar text whose language is the JSON spellings (see the module docstring) of the
     instances of ``schema`` (a dict, a boolean, or JSON text).
 
     ``strict``: objects without ``additionalProperties`` allow no other keys. ``lenient``: warn
     about and ignore unsupported keywords instead of raising :class:`UnsupportedSchemaError`.
     ``whitespace``: ``None`` (compact) or ``"flexible"`` (bounded runs, see ``MAX_WS``).
+    ``resources``: other schema documents by URI, for ``$ref`` to them (nothing is fetched).
 
     Example:
         >>> print(json_schema_to_lark({"type": "object", "properties": {"a": {"type": "boolean"}},
@@ -1539,11 +1548,12 @@ def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, leni
     """
     if isinstance(schema, str):
         schema = json.loads(schema)
-    return _to_lark(schema, strict, lenient, whitespace, False)
+    return _to_lark(schema, strict, lenient, whitespace, False, resources)
 
 
-def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool) -> str:
-    tr = _Translator(schema, strict, lenient, whitespace, disjoint_any)
+def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool,
+             resources: dict | None = None) -> str:
+    tr = _Translator(schema, strict, lenient, whitespace, disjoint_any, resources)
     try:
         return tr.translate()
     except _Never:
@@ -1561,7 +1571,7 @@ def grammar_from_json_schema(schema: dict | bool | str, **options) -> Grammar:
     """
     if isinstance(schema, str):
         schema = json.loads(schema)
-    options = {"strict": False, "lenient": False, "whitespace": None, **options}
+    options = {"strict": False, "lenient": False, "whitespace": None, "resources": None, **options}
     try:
         return Grammar.from_lark(_to_lark(schema, **options, disjoint_any=False), source="<json schema>")
     except GrammarConflictError:
@@ -1576,7 +1586,8 @@ def grammar_from_json_schema(schema: dict | bool | str, **options) -> Grammar:
 
 # -- serialisation -------------------------------------------------------------------------------
 
-def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str | None = None) -> str:
+def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str | None = None,
+                       resources: dict | None = None) -> str:
     """``instance`` written as the grammar for ``schema`` expects it: compact separators, object keys
     in the schema's ``properties`` order (then the other keys in the instance's order), constants
     in the order their schema lists them.
@@ -1588,7 +1599,7 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
     """
     if isinstance(schema, str):
         schema = json.loads(schema)
-    tr = _Translator(schema, False, True, None)
+    tr = _Translator(schema, False, True, None, resources=resources)
     root = schema = tr.root
     try:
         import jsonschema

@@ -270,3 +270,16 @@ def test_compile_bound_gives_a_clear_error_not_a_hang():
     assert time.monotonic() - t0 < 60
     assert e.value.path.startswith("#")
     json_schema_to_lark({"type": "integer"})  # the process is still usable
+
+
+def test_references_into_other_documents_through_resources(tok):
+    point = {"$id": "https://example.com/point.json", "type": "object", "required": ["x"],
+             "properties": {"x": {"$ref": "#/$defs/coord"}}, "$defs": {"coord": {"type": "integer", "minimum": 0}}}
+    schema = {"type": "array", "items": {"$ref": "https://example.com/point.json"}}
+    with pytest.raises(UnsupportedSchemaError, match="not fetched"):
+        json_schema_to_lark(schema)
+    resources = {"https://example.com/point.json": point}
+    g = grammar_from_json_schema(schema, resources=resources)
+    assert g.parser.parse('[{"x":3}]') is not None
+    with pytest.raises(Exception):
+        g.parser.parse('[{"x":-3}]')
