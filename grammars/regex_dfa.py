@@ -41,7 +41,13 @@ Semantics (relative to ``re.fullmatch`` on ``str``)
 * Lookbehind ``(?<=X)``/``(?<!X)`` is supported, exactly, where it can only inspect characters of
   the token itself (at least ``width(X)`` characters always precede it), e.g. lark's ESCAPED_STRING
   ``".*?(?<!\\\\)(\\\\\\\\)*?"``. A lookbehind that may look before the token start raises.
-* Lookahead, backreferences, conditional groups, atomic groups, possessive quantifiers,
+* Lookaheads at the very start of the pattern (or of a top-level alternative) are supported, exactly as ``re.fullmatch`` reads
+  them: ``(?=B)C`` is C intersected with the strings that begin with a match of B, ``(?!B)C`` is C
+  minus those (a product automaton), provided that B is decided within the token (where a match of
+  C may end, B has matched or can no longer match); otherwise, and anywhere but the start, a
+  lookahead could look past the end of the token, and it raises. (The JSON Schema translator writes ``(?!"(?:a|b)")"..."``-style terminals, where B
+  ends at the token's closing quote, for intersections and complements of string languages.)
+* Other lookaheads, backreferences, conditional groups, atomic groups, possessive quantifiers,
   ``\\b``/``\\B`` and the LOCALE flag raise ``UnsupportedRegexError`` naming the feature and the
   pattern. (A lookahead can look past the end of the token, e.g. python.lark's DEC_NUMBER
   ``0(?:_?0)*(?![1-9])``, which a DFA of the token alone cannot express.)
@@ -220,7 +226,131 @@ def _regex_byte_dfa_cached(pattern: str, flags: frozenset, max_states: int) -> B
         raise UnsupportedRegexError(f"invalid regular expression {pattern!r}: {e}") from None
     if parsed.state.flags & re.LOCALE:
         raise _unsupported("LOCALE flag", pattern)
-    return _compile(pattern, parsed, max_states)
+    items = list(parsed)
+    while len(items) == 1 and items[0][0] is _C.SUBPATTERN and not items[0][1][1] and not items[0][1][2]:
+        items = list(items[0][1][3])  # a group around everything
+    if len(items) == 1 and items[0][0] is _C.BRANCH and any(_leads_with_lookahead(alt) for alt in items[0][1][1]):
+        alts = [_compile_leading(pattern, _sre_parse.SubPattern(parsed.state, list(alt)), max_states)
+                for alt in items[0][1][1]]
+        return _union(alts, pattern, max_states)
+    return _compile_leading(pattern, parsed, max_states)
+
+
+def _leads_with_lookahead(items) -> bool:
+    items = list(items)
+    return bool(items) and items[0][0] in (_C.ASSERT, _C.ASSERT_NOT) and items[0][1][0] == 1
+
+
+def _union(dfas: list[ByteDFA], pattern: str, max_states: int) -> ByteDFA:
+    """The union of byte DFAs (subset product), trimmed and minimised."""
+    rows = [d.transitions.tolist() for d in dfas]
+    accs = [d.accepting.tolist() for d in dfas]
+    start = tuple(0 for _ in dfas)
+    index, order, table = {start: 0}, [start], []
+    for states in order:
+        row = [-1] * 256
+        for b in range(256):
+            nxt = tuple(-1 if st < 0 else rows[i][st][b] for i, st in enumerate(states))
+            if all(x < 0 for x in nxt):
+                continue
+            if nxt not in index:
+                if len(order) >= 4 * max_states:
+                    raise _too_large(pattern, "union of alternatives", len(order), max_states)
+                index[nxt] = len(order)
+                order.append(nxt)
+            row[b] = index[nxt]
+        table.append(row)
+    accepting = np.array([any(st >= 0 and accs[i][st] for i, st in enumerate(states)) for states in order], dtype=bool)
+    t, acc = _minimize(np.array(table, dtype=np.int32), accepting)
+    if t.shape[0] == 0:
+        return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
+    if t.shape[0] > max_states:
+        raise _too_large(pattern, "byte DFA", t.shape[0], max_states)
+    return ByteDFA(t, acc)
+
+
+def _compile_leading(pattern: str, parsed, max_states: int) -> ByteDFA:
+    """``parsed`` compiled, with the lookaheads at its start applied (see the module notes)."""
+    items = list(parsed)
+    leading = []
+    while items and items[0][0] in (_C.ASSERT, _C.ASSERT_NOT) and items[0][1][0] == 1:
+        leading.append(items.pop(0))
+    if not leading:
+        return _compile(pattern, parsed, max_states)
+    body = _compile(pattern, _sre_parse.SubPattern(parsed.state, items), max_states)
+    checks = []
+    for op, av in leading:
+        sub = list(av[1])
+        whole = bool(sub) and sub[-1][0] is _C.AT and sub[-1][1] in (_C.AT_END, _C.AT_END_STRING)
+        dfa = _compile(pattern, _sre_parse.SubPattern(parsed.state, sub[:-1] if whole else sub), max_states)
+        checks.append((op is _C.ASSERT_NOT, whole, dfa))
+    return _with_lookaheads(body, checks, pattern, max_states)
+
+
+def _with_lookaheads(body: ByteDFA, checks: list, pattern: str, max_states: int) -> ByteDFA:
+    """``body`` restricted by lookaheads at the start of the pattern, as ``re.fullmatch`` reads
+    them: ``(?=B)C`` is ``C`` and ``B·Σ*`` (some prefix matches B); ``(?!B)C`` is ``C`` minus
+    ``B·Σ*``; a body ending in ``$``/``\\Z`` must match the whole string instead of a prefix.
+    ``checks``: (negated, whole, DFA of B). One product automaton over bytes, trimmed and
+    minimised."""
+    matched = -2  # a prefix lookahead whose body has matched: decided for good
+    rows = [(dfa.transitions.tolist(), dfa.accepting.tolist()) for _, _, dfa in checks]
+    body_rows, body_acc = body.transitions.tolist(), body.accepting.tolist()
+
+    def settle(states):
+        out = []
+        for (negated, whole, _), (t, acc), st in zip(checks, rows, states):
+            if not whole and st >= 0 and acc[st]:
+                st = matched
+            if negated and st == matched:
+                return None  # the excluded pattern matched a prefix: nothing here can be accepted
+            if not negated and st == -1:
+                return None  # the required pattern can no longer match
+            out.append(st)
+        return tuple(out)
+
+    def accepts(s0, states) -> bool:
+        if not body_acc[s0]:
+            return False
+        for (negated, whole, _), (t, acc), st in zip(checks, rows, states):
+            hit = st == matched or (whole and st >= 0 and acc[st])
+            if hit == negated:
+                return False
+        return True
+
+    start = settle([0] * len(checks))
+    if start is None:
+        return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
+    index = {(0, start): 0}
+    order = [(0, start)]
+    table: list[list[int]] = []
+    for s0, states in order:
+        if body_acc[s0] and any(st >= 0 and not whole and max(rows[i][0][st]) >= 0
+                                for i, ((_, whole, _), st) in enumerate(zip(checks, states))):
+            raise _unsupported("lookahead that can look past the end of the token", pattern)
+        row = [-1] * 256
+        for b in range(256):
+            n0 = body_rows[s0][b]
+            if n0 < 0:
+                continue
+            nxt = settle([st if st < 0 else rows[i][0][st][b] for i, st in enumerate(states)])
+            if nxt is None:
+                continue
+            key = (n0, nxt)
+            if key not in index:
+                if len(order) >= 4 * max_states:
+                    raise _too_large(pattern, "lookahead product", len(order), max_states)
+                index[key] = len(order)
+                order.append(key)
+            row[b] = index[key]
+        table.append(row)
+    accepting = np.array([accepts(s0, states) for s0, states in order], dtype=bool)
+    t, acc = _minimize(np.array(table, dtype=np.int32), accepting)
+    if t.shape[0] == 0:
+        return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
+    if t.shape[0] > max_states:
+        raise _too_large(pattern, "byte DFA", t.shape[0], max_states)
+    return ByteDFA(t, acc)
 
 
 def _unsupported(feature: str, pattern: str) -> UnsupportedRegexError:

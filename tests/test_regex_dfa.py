@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from pathlib import Path
@@ -409,6 +410,31 @@ def test_prefix_free_gives_lazy_first_end_language():
 
 
 # ---------------------------------------------------------------------------------------------
+# Lookaheads at the start, decided within the token
+
+
+@pytest.mark.parametrize("pattern", [
+    r'(?!"(?:ab|c)")"[a-c]*"',
+    r'(?="a)(?!"[a-c]*c")"[a-c]{0,4}"',
+    r'(?=ab$)[a-z]*',
+    r'(?=[ \n]*"[ab]+")[ \n]{0,3}"[a-c]*"',
+    r'(?:(?!"a")"[ab]{0,2}"|(?="b)"[a-c]*"|z)',
+])
+def test_leading_lookahead_agrees_with_fullmatch(pattern):
+    rng = random.Random(7)
+    dfa = regex_byte_dfa(pattern)
+    _check_invariants(dfa)
+    for _ in range(3000):
+        text = "".join(rng.choice('abcz" \n') for _ in range(rng.randint(0, 7)))
+        assert dfa.matches(text.encode()) == bool(re.fullmatch(pattern, text)), (pattern, text)
+
+
+def test_lookahead_that_can_look_past_the_token_raises():
+    with pytest.raises(UnsupportedRegexError, match="past the end of the token"):
+        regex_byte_dfa(r"(?!if)\w+")
+
+
+# ---------------------------------------------------------------------------------------------
 # Unsupported features
 
 
@@ -416,7 +442,6 @@ def test_prefix_free_gives_lazy_first_end_language():
     "pattern,flags,feature",
     [
         (r"a(?=b)", "", "lookahead"),
-        (r"(?!if)\w+", "", "lookahead"),
         (r"(?<=a)b", "", "lookbehind"),
         (r"(?<!\\)x", "", "lookbehind"),
         (r"(a)\1", "", "backreference"),
