@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import itertools
 import re
 import time
 import warnings
@@ -51,6 +52,7 @@ __all__ = ["UnsupportedSchemaError", "SchemaTooComplexError", "json_schema_to_la
 
 MAX_WS = 20
 MAX_REPEAT = 256  # bound on expanded minItems/maxItems/minLength/maxLength
+MAX_PATTERNS = 6  # patternProperties per object (2**n key classes)
 MAX_WORK = 100_000  # bound on schema merges, rules and branches made while translating one schema
 TIMEOUT_S = 10.0  # bound on the translation's wall time
 
@@ -61,7 +63,8 @@ ANNOTATIONS = {
 }
 # keywords the translator writes itself (negations): the non-integral numbers, strings outside a
 # set, objects with at least n additional properties, contains counted from item n on
-INTERNAL = {"$nonintegral", "$notIn", "$minExtra", "$containsFrom"}
+INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$minExtra", "$containsFrom"}
+_WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
                  "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
@@ -325,31 +328,6 @@ def _anchor_wrap(items) -> str:
             raise _PatternError("anchor in the middle")
     body = _translate(items)
     return ("" if start else f"{CH}*") + f"(?:{body})" + ("" if end else f"{CH}*")
-
-
-def _not_in_set(words: list[str]) -> str:
-    """Regex over JSON string contents for strings not in ``words`` (a finite set)."""
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for c in w:
-            node = node.setdefault(c, {})
-        node[None] = True
-
-    def rec(node) -> str:
-        kids = sorted(k for k in node if k is not None)
-        alts = []
-        if None not in node:
-            alts.append("")  # end here: not a word
-        cps = [(ord(k), ord(k)) for k in kids]
-        other = _complement(cps)
-        if other:
-            alts.append(_charset_regex(other) + f"{CH}*")
-        for k in kids:
-            alts.append(_enc_char(k) + rec(node[k]))
-        return "(?:" + "|".join(alts) + ")" if alts else "(?!)"
-
-    return rec(trie)
 
 
 # -- references ----------------------------------------------------------------------------------
@@ -742,6 +720,10 @@ class _Translator:
             return [{"type": "integer"}]
         if k == "$notIn":
             return [{"enum": list(v)}]
+        if k == "pattern":
+            return [{"$notMatching": [self.pattern_regex(v, path)]}]
+        if k == "format":
+            return [{"$notMatching": [FORMATS[v]]}] if v in FORMATS else []
         if k == "required":
             req = list(dict.fromkeys(v))
             return [{"required": req[:i], "properties": {r: False}} for i, r in enumerate(req)]
@@ -793,6 +775,14 @@ class _Translator:
     def merge(self, a: dict, b: dict, path: str) -> dict:
         self.spend(path)
         out = dict(a)
+        pa, pb = a.get("patternProperties", {}), b.get("patternProperties", {})
+        if pa or pb:
+            # additionalProperties only sees keys outside its own schema's patterns
+            if ("additionalProperties" in a and set(pb) - set(pa)) or ("additionalProperties" in b and set(pa) - set(pb)):
+                raise UnsupportedSchemaError("combining additionalProperties of one subschema with patternProperties "
+                                             "of another is not supported", "patternProperties", path)
+            out["patternProperties"] = {k: _both(pa.get(k, True), pb.get(k, True)) for k in dict.fromkeys([*pa, *pb])}
+            b = {k: v for k, v in b.items() if k != "patternProperties"}
         obj_keys = ("properties", "additionalProperties")
         if any(k in a for k in obj_keys) and any(k in b for k in obj_keys):
             # additionalProperties only sees its own schema's properties: combine per key
@@ -838,7 +828,7 @@ class _Translator:
                 out[k] = max(out[k], v)
             elif k in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"):
                 out[k] = min(out[k], v)
-            elif k == "$notIn":
+            elif k in ("$notIn", "$notMatching"):
                 out[k] = list(out[k]) + [x for x in v if x not in out[k]]
             elif k in ("anyOf", "oneOf"):
                 out["allOf"] = out.get("allOf", []) + [{k: v}]
@@ -911,12 +901,23 @@ class _Translator:
         scalars, others = self.branches(schema, path)
         alts = []
         if scalars:
-            body = "|".join(dict.fromkeys(scalars))
-            alts.append(self.term(body if len(scalars) == 1 and not self.ws else f"{self.ws}(?:{body})"))
+            scalars = list(dict.fromkeys(scalars))
+            if any(_BODY_MARK in x for x in scalars):  # lookaheads lead each alternative
+                alts.append(self.term("(?:" + "|".join(self.render(x) for x in scalars) + ")"))
+            else:
+                body = "|".join(scalars)
+                alts.append(self.term(body if len(scalars) == 1 and not self.ws else f"{self.ws}(?:{body})"))
         alts += list(dict.fromkeys(others))
         if not alts:
             raise _Never()
         return alts
+
+    def render(self, token: str) -> str:
+        """A token regex from :meth:`guarded` (or a plain one) with this grammar's whitespace."""
+        if _BODY_MARK not in token:
+            return self.ws + token
+        la, body = token.split(_BODY_MARK)
+        return la.replace(_WS_MARK, "[ \\t\\n\\r]*" if self.ws else "") + self.ws + body
 
     def branches(self, schema, path: str) -> tuple[list[str], list[str]]:
         """(scalar regexes, container rule names) whose union is the language of ``schema``."""
@@ -1013,7 +1014,8 @@ class _Translator:
                  "prefixItems", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format",
                  "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems",
                  "minProperties", "maxProperties", "multipleOf", "nullable", "$ref", "contains",
-                 "minContains", "maxContains", "propertyNames", "unevaluatedItems"} | ANNOTATIONS | INTERNAL
+                 "minContains", "maxContains", "propertyNames", "unevaluatedItems",
+                 "patternProperties"} | ANNOTATIONS | INTERNAL
         for k in schema:
             if k not in known:
                 self.unsupported(k, path, "this keyword is not supported")
@@ -1075,11 +1077,22 @@ class _Translator:
         return [("(?:" + "|".join(out) + ")") if len(out) > 1 else out[0]], []
 
     def string(self, schema, path) -> str:
-        if "$notIn" in schema:
-            if any(k in schema for k in ("minLength", "maxLength", "pattern", "format")):
-                raise UnsupportedSchemaError("excluding listed strings (not/enum) beside minLength, maxLength, "
-                                             "pattern or format is not supported", "not", path)
-            return f'"{_not_in_set(list(schema["$notIn"]))}"'
+        """The string terminal: the most specific constraint as its body, the others as
+        lookaheads (see :meth:`guarded`)."""
+        checks, body = self.string_parts(schema, path)
+        return self.guarded(checks, f'"{body}"', '"')
+
+    def guarded(self, checks: list, body: str, close: str) -> str:
+        """``body`` (a token regex) with ``checks`` ``[(negated, content regex)]`` as lookaheads on the
+        token's JSON string contents, up to its closing quote (so each is decided within the
+        token); ``_LA`` marks where whitespace may come, ``_BODY`` where the body starts."""
+        if not checks:
+            return body
+        la = "".join(f'(?{"!" if neg else "="}{_WS_MARK}"(?:{r})"{close[1:]})' for neg, r in checks)
+        return la + _BODY_MARK + body
+
+    def string_parts(self, schema, path) -> tuple[list, str]:
+        """([(negated, content regex)], content regex of the body) for a string schema."""
         lo = schema.get("minLength", 0)
         hi = schema.get("maxLength")
         fmt = schema.get("format")
@@ -1093,21 +1106,27 @@ class _Translator:
             fmt = None
         if hi is not None and hi > MAX_REPEAT * 16:
             raise UnsupportedSchemaError(f"maxLength {hi} is above the bound {MAX_REPEAT * 16}", "maxLength", _ptr(path, "maxLength"))
-        length = f"{CH}{{{int(lo)},{'' if hi is None else int(hi)}}}"
-        constraints = [c for c in (fmt, pat) if c is not None]
-        if lo == 0 and hi is None:
-            length = None
-        if not constraints:
-            return f'"{length or CH + "*"}"'
-        if len(constraints) + (length is not None) > 1:
-            raise UnsupportedSchemaError("combining format, pattern and minLength/maxLength in one string "
-                                         "schema is not supported", "pattern" if pat is not None else "format", _ptr(path, "pattern" if pat is not None else "format"))
+        if hi is not None and lo > hi:
+            raise _Never()
+        positive = []
         if fmt is not None:
-            return f'"{FORMATS[fmt]}"'
+            positive.append(FORMATS[fmt])
+        if pat is not None:
+            positive.append(self.pattern_regex(pat, path))
+        if lo or hi is not None:
+            positive.append(f"{CH}{{{int(lo)},{'' if hi is None else int(hi)}}}")
+        checks = [(False, r) for r in positive[1:]]
+        if schema.get("$notIn"):
+            checks.append((True, "|".join(_enc_str(v) for v in schema["$notIn"])))
+        checks += [(True, r) for r in schema.get("$notMatching", [])]
+        return checks, positive[0] if positive else f"{CH}*"
+
+    def pattern_regex(self, pat, path) -> str:
         try:
-            return f'"{_pattern_regex(pat)}"'
+            return _pattern_regex(pat)
         except _PatternError as e:
-            raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern", _ptr(path, "pattern")) from None
+            raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern",
+                                         _ptr(path, "pattern")) from None
 
     def number(self, schema, path, ty) -> str:
         bounds = {}
@@ -1173,39 +1192,50 @@ class _Translator:
         lo = int(schema.get("minProperties", 0))
         hi = None if schema.get("maxProperties") is None else int(schema["maxProperties"])
         min_extra = int(schema.get("$minExtra", 0))
-        key_contents = self.property_names(schema, props, path)  # None: any name
-        if key_contents is not None and key_contents[0] == "finite":
-            allowed_names = key_contents[1]
-            props = {k: (v if k in allowed_names else False) for k, v in props.items()}
+        names = self.property_names(schema, props, path)  # (checks, body) on key contents
+        patterns = self.pattern_properties(schema, path)  # [(content regex, schema)]
         missing = [r for r in required if r not in props]
-        if missing and addl is False:
-            raise _Never()
         for r in missing:
-            props[r] = addl if addl is not True else {}
+            props[r] = None  # not declared: the pattern schemas or additionalProperties below
+
+        def value_schema(name: str):
+            """What the value of a key must satisfy: its own schema, the schemas of the patterns
+            it matches, additionalProperties if neither."""
+            spelled = _canon(name)[1:-1]
+            hits = [sub for r, sub in patterns if re.fullmatch(r, spelled)]
+            own = props[name]
+            if own is None and not hits:
+                return addl
+            parts = ([own] if own is not None else []) + hits
+            return parts[0] if len(parts) == 1 else {"allOf": parts}
+
         members = []  # (key terminal, value symbol, required)
-        for name, sub in props.items():
+        for name in props:
             try:
-                sym = self.value(sub, _ptr(path, "properties", name))
+                sym = self.value(value_schema(name), _ptr(path, "properties", name))
             except _Never:
                 if name in required:
                     raise
                 continue
             members.append((self.term(self.ws + re.escape(_canon(name)) + ":"), sym, name in required))
-        extra = None
-        if addl is not False:
+        # additional keys: one key class per set of patterns matched (lookaheads keep them disjoint)
+        checks, body = names if names is not None else ([], None)
+        if props:
+            checks = checks + [(True, "|".join(_enc_str(n) for n in props))]
+        extras = []
+        for hit in itertools.product((False, True), repeat=len(patterns)) if body is not None else ():
+            subs = [sub for (r, sub), h in zip(patterns, hit) if h]
+            target = addl if not subs else (subs[0] if len(subs) == 1 else {"allOf": subs})
+            if target is False:
+                continue
             try:
-                asym = self.value(addl, _ptr(path, "additionalProperties"))
-                if key_contents is None:
-                    names = _not_in_set(list(props)) if props else CH + "*"
-                elif key_contents[0] == "finite":
-                    others = [n for n in key_contents[1] if n not in props]
-                    names = "(?:" + "|".join(_enc_str(n) for n in others) + ")" if others else None
-                else:
-                    names = key_contents[1]
-                if names is not None:
-                    extra = f"{self.term(self.ws + chr(34) + names + chr(34) + ':')} {asym}"
+                vsym = self.value(target, _ptr(path, "additionalProperties" if not subs else "patternProperties"))
             except _Never:
-                pass
+                continue
+            key_checks = checks + [(not h, r) for (r, _), h in zip(patterns, hit)]
+            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', '":')))
+            extras.append(f"{key} {vsym}")
+        extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
         if hi is not None and len([m for m in members if m[2]]) > hi:
             raise _Never()
         n, cap = len(members), max(lo, 1 if hi is None else hi + 1, 1)
@@ -1272,39 +1302,43 @@ class _Translator:
         self.rules.append(f"{name}: {brackets[0]} {sym(start)} {brackets[1]}")
         return name
 
-    def property_names(self, schema, props, path):
-        """``propertyNames`` as ``("finite", names)`` or ``("regex", JSON string contents)``;
-        None without the keyword."""
+    def property_names(self, schema, props, path) -> tuple[list, str]:
+        """``propertyNames`` as (lookahead checks, body) on key contents, None when no name is
+        allowed; declared properties whose names it rejects become absent (``False``)."""
         if "propertyNames" not in schema:
-            return None
+            return [], f"{CH}*"
+        import jsonschema
         pn = schema["propertyNames"]
+        validator = jsonschema.Draft202012Validator(self.root).evolve(schema=pn)
+        for p in list(props):
+            if not validator.is_valid(p):
+                props[p] = False
         try:
             flat = self.flatten(pn, _ptr(path, "propertyNames"))
         except _Never:
-            return ("finite", [])
+            return None
         flat = {k: v for k, v in flat.items() if k not in ANNOTATIONS}
-        if "enum" in flat or "const" in flat:
-            import jsonschema
-            validator = jsonschema.Draft202012Validator(self.root).evolve(schema=flat)
-            vals = list(flat["enum"]) if "enum" in flat else [flat["const"]]
-            return ("finite", [v for v in vals if isinstance(v, str) and validator.is_valid(v)])
-        import jsonschema
-        validator = jsonschema.Draft202012Validator(self.root).evolve(schema=flat)
-        bad = [p for p in props if not validator.is_valid(p)]
-        t = flat.get("type", "string")
+        t = flat.pop("type", "string")
         if "string" not in ([t] if isinstance(t, str) else t):
-            return ("finite", [])
-        if props and set(props) - set(bad):
-            raise UnsupportedSchemaError("propertyNames beside declared properties is only supported as a list "
-                                         "of names (enum or const)", "propertyNames", _ptr(path, "propertyNames"))
-        string_keys = {"type", "minLength", "maxLength", "pattern", "format"}
+            return None
+        if "enum" in flat or "const" in flat:
+            vals = list(flat["enum"]) if "enum" in flat else [flat["const"]]
+            vals = [v for v in vals if isinstance(v, str) and validator.is_valid(v)]
+            return ([], "(?:" + "|".join(_enc_str(v) for v in vals) + ")") if vals else None
+        string_keys = {"minLength", "maxLength", "pattern", "format", "$notIn", "$notMatching"}
         if set(flat) - string_keys:
             k = sorted(set(flat) - string_keys)[0]
             raise UnsupportedSchemaError(f"`{k}` in propertyNames is not supported", "propertyNames",
                                          _ptr(path, "propertyNames", k))
-        for p in bad:
-            props[p] = False
-        return ("regex", self.string({**flat, "type": "string"}, _ptr(path, "propertyNames"))[1:-1])
+        return self.string_parts(flat, _ptr(path, "propertyNames"))
+
+    def pattern_properties(self, schema, path) -> list:
+        """``patternProperties`` as [(regex over key contents, schema)]."""
+        pp = schema.get("patternProperties", {})
+        if len(pp) > MAX_PATTERNS:
+            raise UnsupportedSchemaError(f"more than {MAX_PATTERNS} patternProperties (each set of matched patterns "
+                                         "is one key class)", "patternProperties", _ptr(path, "patternProperties"))
+        return [(self.pattern_regex(k, _ptr(path, "patternProperties", k)), v) for k, v in pp.items()]
 
     def array(self, schema, path) -> str:
         if schema.get("uniqueItems"):
@@ -1369,7 +1403,7 @@ class _Translator:
 
 
 _GROUPS = {
-    "string": [("minLength",), ("maxLength",), ("pattern",), ("format",), ("$notIn",)],
+    "string": [("minLength",), ("maxLength",), ("pattern",), ("format",), ("$notIn",), ("$notMatching",)],
     "number": [("minimum",), ("maximum",), ("exclusiveMinimum",), ("exclusiveMaximum",), ("multipleOf",),
                ("$nonintegral",)],
     "object": [("required",), ("properties",), ("additionalProperties", "properties"), ("minProperties",),
@@ -1416,7 +1450,7 @@ def _scope_unevaluated(schema: dict) -> dict:
     if "unevaluatedProperties" in schema:
         schema = dict(schema)
         u = schema.pop("unevaluatedProperties")
-        if "additionalProperties" not in schema and "patternProperties" not in schema:
+        if "additionalProperties" not in schema:  # keys matching patternProperties are evaluated too
             schema["additionalProperties"] = u
     if "unevaluatedItems" in schema:
         schema = dict(schema)
