@@ -36,17 +36,12 @@ import warnings
 from decimal import Decimal
 from fractions import Fraction
 
-try:  # Python >= 3.11
-    import re._parser as _sre_parse
-    import re._constants as _sre_c
-except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parse  # type: ignore
-    import sre_constants as _sre_c  # type: ignore
-
 from .errors import GrammarError, GrammarConflictError
 from .grammar import Grammar, lark_regex_literal
 from .json_formats import FORMATS
 from .json_numbers import INTEGER, NONINTEGRAL, EmptyRange, number_range_regex
+from .json_patterns import CH, PatternError, pattern_regex
+from .json_refs import localize_refs
 
 __all__ = ["UnsupportedSchemaError", "SchemaTooComplexError", "json_schema_to_lark", "grammar_from_json_schema", "serialize_instance"]
 
@@ -71,8 +66,6 @@ KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", 
                  "json-pointer", "relative-json-pointer", "regex"}
 TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
 
-# one JSON string character as json.dumps(ensure_ascii=False) writes it
-CH = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))'
 NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 STRING = f'"{CH}*"'
 
@@ -104,17 +97,6 @@ def _ptr(path: str, *parts) -> str:
     return path
 
 
-def _integral_as_int(v):
-    """``v`` with every integral float written as an int (``1.0`` -> ``1``), recursively."""
-    if isinstance(v, float) and math.isfinite(v) and v == int(v) and abs(v) < 1e300:
-        return int(v)
-    if isinstance(v, list):
-        return [_integral_as_int(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _integral_as_int(x) for k, x in v.items()}
-    return v
-
-
 def _canon(x) -> str:
     return json.dumps(x, separators=(",", ":"), ensure_ascii=False)
 
@@ -123,12 +105,7 @@ def _is_num(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-# -- strings -------------------------------------------------------------------------------------
-
-def _enc_char(c: str) -> str:
-    """Regex for the JSON spelling of the character ``c`` inside a string."""
-    return re.escape(json.dumps(c, ensure_ascii=False)[1:-1])
-
+# -- literals -------------------------------------------------------------------------------------
 
 def _enc_str(text: str) -> str:
     """Regex for the JSON spelling of the string ``text`` without its quotes."""
@@ -155,274 +132,12 @@ def _lit(value) -> str:
     raise TypeError(f"not a JSON value: {value!r}")
 
 
-def _ranges_class(ranges, negate: bool = False) -> str:
-    out = []
-    for lo, hi in ranges:
-        a = _cls_char(lo)
-        out.append(a if lo == hi else f"{a}-{_cls_char(hi)}")
-    return "[" + ("^" if negate else "") + "".join(out) + "]"
-
-
-def _cls_char(c: int) -> str:
-    ch = chr(c)
-    if ch.isalnum() and ch.isascii():
-        return ch
-    return f"\\x{c:02x}" if c < 0x100 else (f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}")
-
-
-_SPECIAL = [ord('"'), ord("\\")] + list(range(0x20))
-_ECMA_SPACE = [(9, 13), (32, 32), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
-               (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000), (0xFEFF, 0xFEFF)]
-_WORD = [(48, 57), (65, 90), (95, 95), (97, 122)]
-
-
-def _complement(ranges):
-    out, prev = [], 0
-    for lo, hi in sorted(ranges):
-        if lo > prev:
-            out.append((prev, lo - 1))
-        prev = max(prev, hi + 1)
-    if prev <= 0x10FFFF:
-        out.append((prev, 0x10FFFF))
-    return out
-
-
-def _normalize(ranges):
-    out = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-_ESC_ALL = r'\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f])'
-
-
-def _charset_regex(ranges) -> str:
-    """Regex for one JSON-encoded character whose code point is in ``ranges``."""
-    ranges = _normalize(ranges)
-    special = [c for c in _SPECIAL if any(lo <= c <= hi for lo, hi in ranges)]
-    plain = _normalize(_subtract(ranges, [(c, c) for c in _SPECIAL]))
-    alts = []
-    if plain:
-        missing = _subtract(_complement(plain), [(0, 0x1F), (34, 34), (92, 92), (0xD800, 0xDFFF)])
-        if len(missing) < len(plain):
-            alts.append(_ranges_class(_normalize(missing + [(0, 0x1F), (34, 34), (92, 92)]), negate=True))
-        else:
-            alts.append(_ranges_class(plain))
-    if len(special) == len(_SPECIAL):
-        alts.append(_ESC_ALL)
-    else:
-        alts += [_enc_char(chr(c)) for c in special]
-    if not alts:
-        raise _Never()
-    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-
-def _subtract(a, b):
-    out = []
-    b = _normalize(b)
-    for lo, hi in a:
-        cur = lo
-        for blo, bhi in b:
-            if bhi < cur or blo > hi:
-                continue
-            if blo > cur:
-                out.append((cur, blo - 1))
-            cur = max(cur, bhi + 1)
-        if cur <= hi:
-            out.append((cur, hi))
-    return out
-
-
-class _PatternError(Exception):
-    pass
-
-
-def _category_ranges(cat) -> list:
-    C = _sre_c
-    table = {
-        C.CATEGORY_DIGIT: [(48, 57)], C.CATEGORY_NOT_DIGIT: _complement([(48, 57)]),
-        C.CATEGORY_WORD: _WORD, C.CATEGORY_NOT_WORD: _complement(_WORD),
-        C.CATEGORY_SPACE: _ECMA_SPACE, C.CATEGORY_NOT_SPACE: _complement(_ECMA_SPACE),
-    }
-    if cat not in table:
-        raise _PatternError(f"category {cat}")
-    return table[cat]
-
-
-def _translate(items) -> str:
-    """ECMA-262 regex (parsed by Python's parser) over characters -> regex over JSON spellings."""
-    C = _sre_c
-    out = []
-    for op, av in items:
-        if op is C.LITERAL:
-            out.append(_charset_regex([(av, av)]))
-        elif op is C.NOT_LITERAL:
-            out.append(_charset_regex(_complement([(av, av)])))
-        elif op is C.ANY:  # ECMA: any but line terminators
-            out.append(_charset_regex(_complement([(10, 10), (13, 13), (0x2028, 0x2029)])))
-        elif op is C.IN:
-            ranges, negate = [], False
-            for iop, iav in av:
-                if iop is C.NEGATE:
-                    negate = True
-                elif iop is C.LITERAL:
-                    ranges.append((iav, iav))
-                elif iop is C.RANGE:
-                    ranges.append(iav)
-                elif iop is C.CATEGORY:
-                    ranges += _category_ranges(iav)
-                else:
-                    raise _PatternError(f"class item {iop}")
-            ranges = _normalize(ranges)
-            out.append(_charset_regex(_complement(ranges) if negate else ranges))
-        elif op is C.CATEGORY:
-            out.append(_charset_regex(_category_ranges(av)))
-        elif op is C.BRANCH:
-            out.append("(?:" + "|".join(_translate(b) for b in av[1]) + ")")
-        elif op is C.SUBPATTERN:
-            group, add_flags, del_flags, sub = av
-            if add_flags or del_flags:
-                raise _PatternError("inline flags")
-            out.append("(?:" + _translate(sub) + ")")
-        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)):
-            lo, hi, sub = av
-            if op is not C.MAX_REPEAT and op is not C.MIN_REPEAT:
-                raise _PatternError("possessive repeat")
-            hi_s = "" if hi is C.MAXREPEAT else str(hi)
-            out.append(f"(?:{_translate(sub)}){{{lo},{hi_s}}}")
-        else:
-            raise _PatternError(str(op))
-    return "".join(out)
-
-
-def _pattern_regex(pattern: str) -> str:
-    """Regex over JSON string contents for the strings in which ``pattern`` (ECMA-262) finds a match."""
-    if re.search(r"\\[pPkcu]\{|\(\?<[=!]|\(\?[=!]|\\[bBk]|\(\?<\w|\\\d", pattern):
-        raise _PatternError("lookaround, backreference, word boundary or property escape")
-    try:
-        parsed = _sre_parse.parse(pattern)
-    except re.error as e:
-        raise _PatternError(str(e)) from None
-    if parsed.state.flags & ~(re.UNICODE):
-        raise _PatternError("flags")
-    items = list(parsed)
-    C = _sre_c
-    if len(items) == 1 and items[0][0] is C.BRANCH:
-        return "(?:" + "|".join(_anchor_wrap(list(b)) for b in items[0][1][1]) + ")"
-    return _anchor_wrap(items)
-
-
-def _anchor_wrap(items) -> str:
-    C = _sre_c
-    start = end = False
-    if items and items[0][0] is C.AT and items[0][1] in (C.AT_BEGINNING, C.AT_BEGINNING_STRING):
-        start, items = True, items[1:]
-    if items and items[-1][0] is C.AT and items[-1][1] in (C.AT_END, C.AT_END_STRING):
-        end, items = True, items[:-1]
-    for op, av in items:
-        if op is C.AT:
-            raise _PatternError("anchor in the middle")
-    body = _translate(items)
-    return ("" if start else f"{CH}*") + f"(?:{body})" + ("" if end else f"{CH}*")
-
-
-# -- references ----------------------------------------------------------------------------------
-
-_BASE = "https://schema.invalid/root"  # base URI of a document without $id
-
-
-def _localize_refs(root, resources: dict | None = None):
-    """A copy of ``root`` whose ``$ref`` values that point into the document itself (through
-    ``$id`` base URIs, ``$anchor`` names or relative URIs) are rewritten as ``#/...`` JSON pointers
-    from the root, and ``$id`` is dropped, so the copy is one resource. A ``$dynamicRef`` becomes a ``$ref`` where that is exact: a JSON pointer, or an
-    anchor name that only one ``$dynamicAnchor`` in the document defines. Others are left as they
-    are (and refused later, naming them). ``resources`` maps URIs to other documents that
-    references may point into (nothing is ever fetched)."""
-    from urllib.parse import quote, urldefrag, urljoin
-
-    extra_docs, resources = resources or {}, {}
-    anchors: dict[tuple[str, str], str] = {}
-    dynamic: dict[str, list[str]] = {}
-
-    def pointer(parts) -> str:
-        return "#" + "".join("/" + quote(str(p).replace("~", "~0").replace("/", "~1"), safe="~") for p in parts)
-
-    def index(node, base, parts):
-        if isinstance(node, dict):
-            if isinstance(node.get("$id"), str):
-                base = urldefrag(urljoin(base, node["$id"]))[0]
-                resources.setdefault(base, pointer(parts))
-            if isinstance(node.get("$anchor"), str):
-                anchors.setdefault((base, node["$anchor"]), pointer(parts))
-            if isinstance(node.get("$dynamicAnchor"), str):
-                anchors.setdefault((base, node["$dynamicAnchor"]), pointer(parts))
-                dynamic.setdefault(node["$dynamicAnchor"], []).append(pointer(parts))
-            for k, v in node.items():
-                if k not in ("enum", "const"):
-                    index(v, base, parts + [k])
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                index(v, base, parts + [i])
-
-    def resolve(uri: str) -> str | None:
-        doc, frag = urldefrag(uri)
-        if doc not in resources:
-            return None
-        at = resources[doc]
-        if not frag:
-            return at
-        if frag.startswith("/"):
-            return at + frag
-        return anchors.get((doc, frag))
-
-    def rewrite(node, base):
-        if isinstance(node, dict):
-            if isinstance(node.get("$id"), str):
-                base = urldefrag(urljoin(base, node["$id"]))[0]
-            out = {}
-            for k, v in node.items():
-                if k == "$ref" and isinstance(v, str):
-                    out[k] = resolve(urljoin(base, v)) or v
-                elif k == "$dynamicRef" and isinstance(v, str):
-                    frag = urldefrag(v)[1]
-                    target = resolve(urljoin(base, v))
-                    exact = frag.startswith("/") or len(dynamic.get(frag, [])) <= 1
-                    if target is not None and exact and "$ref" not in node:
-                        out["$ref"] = target
-                    else:
-                        out[k] = v
-                elif k in ("enum", "const"):
-                    out[k] = v
-                elif k != "$id":  # every reference is now relative to the root
-                    out[k] = rewrite(v, base)
-            return out
-        if isinstance(node, list):
-            return [rewrite(v, base) for v in node]
-        return node
-
-    if not isinstance(root, dict):
-        return root
-    if extra_docs:  # other documents, by URI: embedded under $defs with that $id
-        root = dict(root)
-        defs = dict(root.get("$defs", {}))
-        for i, (uri, doc) in enumerate(extra_docs.items()):
-            defs[f"$resource{i}"] = {**(doc if isinstance(doc, dict) else {"allOf": [doc]}), "$id": uri}
-        root["$defs"] = defs
-    resources[_BASE] = "#"
-    index(root, _BASE, [])
-    return rewrite(root, _BASE)
-
-
 # -- the translator ------------------------------------------------------------------------------
 
 class _Translator:
     def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False,
                  resources: dict | None = None):
-        self.root = _localize_refs(root, resources)
+        self.root = localize_refs(root, resources)
         self.disjoint_any = disjoint_any
         self.disjoint_lists: set[str] = set()
         self.work = 0
@@ -1123,8 +838,8 @@ class _Translator:
 
     def pattern_regex(self, pat, path) -> str:
         try:
-            return _pattern_regex(pat)
-        except _PatternError as e:
+            return pattern_regex(pat)
+        except PatternError as e:
             raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern",
                                          _ptr(path, "pattern")) from None
 
@@ -1728,10 +1443,6 @@ def _spell(v, comma: str = ",", colon: str = ":") -> str:
             return str(int(d))
         return format(d.normalize(), "f")
     return _canon(v)
-
-
-def _plain(v):
-    return v
 
 
 def _like(const, v):

@@ -1,0 +1,213 @@
+"""ECMA-262 regular expressions (JSON Schema ``pattern``, ``patternProperties``) as Python regexes
+over the JSON *spelling* of a string's contents (what lies between the quotes, written as
+``json.dumps(..., ensure_ascii=False)`` writes it), for the JSON Schema translator.
+
+    pattern_regex("^[a-z]+$")  -->  regex over JSON string contents (escapes included)
+
+A pattern finds its match anywhere unless anchored (``^``/``$`` at its ends, as ECMA reads them);
+``\\d \\w \\s`` and ``.`` follow ECMA (ASCII digits and word characters, the ECMA white space
+set, any character but line terminators). Lookaround, backreferences, word boundaries, property
+escapes and inline flags raise :class:`PatternError`.
+
+Example:
+    >>> import re
+    >>> bool(re.fullmatch(pattern_regex("^a.c$"), "abc")), bool(re.fullmatch(pattern_regex("b"), "abc"))
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+try:  # Python >= 3.11
+    import re._constants as _sre_c
+    import re._parser as _sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants as _sre_c  # type: ignore
+    import sre_parse as _sre_parse  # type: ignore
+
+__all__ = ["CH", "PatternError", "enc_char", "pattern_regex"]
+
+# one JSON string character as json.dumps(ensure_ascii=False) writes it
+CH = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))'
+
+
+def enc_char(c: str) -> str:
+    """Regex for the JSON spelling of the character ``c`` inside a string."""
+    return re.escape(json.dumps(c, ensure_ascii=False)[1:-1])
+
+
+def _ranges_class(ranges, negate: bool = False) -> str:
+    out = []
+    for lo, hi in ranges:
+        a = _cls_char(lo)
+        out.append(a if lo == hi else f"{a}-{_cls_char(hi)}")
+    return "[" + ("^" if negate else "") + "".join(out) + "]"
+
+
+def _cls_char(c: int) -> str:
+    ch = chr(c)
+    if ch.isalnum() and ch.isascii():
+        return ch
+    return f"\\x{c:02x}" if c < 0x100 else (f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}")
+
+
+_SPECIAL = [ord('"'), ord("\\")] + list(range(0x20))
+_ECMA_SPACE = [(9, 13), (32, 32), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
+               (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000), (0xFEFF, 0xFEFF)]
+_WORD = [(48, 57), (65, 90), (95, 95), (97, 122)]
+
+
+def _complement(ranges):
+    out, prev = [], 0
+    for lo, hi in sorted(ranges):
+        if lo > prev:
+            out.append((prev, lo - 1))
+        prev = max(prev, hi + 1)
+    if prev <= 0x10FFFF:
+        out.append((prev, 0x10FFFF))
+    return out
+
+
+def _normalize(ranges):
+    out = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+_ESC_ALL = r'\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f])'
+
+
+def _charset_regex(ranges) -> str:
+    """Regex for one JSON-encoded character whose code point is in ``ranges``."""
+    ranges = _normalize(ranges)
+    special = [c for c in _SPECIAL if any(lo <= c <= hi for lo, hi in ranges)]
+    plain = _normalize(_subtract(ranges, [(c, c) for c in _SPECIAL]))
+    alts = []
+    if plain:
+        missing = _subtract(_complement(plain), [(0, 0x1F), (34, 34), (92, 92), (0xD800, 0xDFFF)])
+        if len(missing) < len(plain):
+            alts.append(_ranges_class(_normalize(missing + [(0, 0x1F), (34, 34), (92, 92)]), negate=True))
+        else:
+            alts.append(_ranges_class(plain))
+    if len(special) == len(_SPECIAL):
+        alts.append(_ESC_ALL)
+    else:
+        alts += [enc_char(chr(c)) for c in special]
+    if not alts:
+        raise PatternError("a character class that matches nothing")
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+def _subtract(a, b):
+    out = []
+    b = _normalize(b)
+    for lo, hi in a:
+        cur = lo
+        for blo, bhi in b:
+            if bhi < cur or blo > hi:
+                continue
+            if blo > cur:
+                out.append((cur, blo - 1))
+            cur = max(cur, bhi + 1)
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
+
+
+class PatternError(ValueError):
+    """A pattern that has no exact translation (the message says which feature)."""
+
+
+def _category_ranges(cat) -> list:
+    C = _sre_c
+    table = {
+        C.CATEGORY_DIGIT: [(48, 57)], C.CATEGORY_NOT_DIGIT: _complement([(48, 57)]),
+        C.CATEGORY_WORD: _WORD, C.CATEGORY_NOT_WORD: _complement(_WORD),
+        C.CATEGORY_SPACE: _ECMA_SPACE, C.CATEGORY_NOT_SPACE: _complement(_ECMA_SPACE),
+    }
+    if cat not in table:
+        raise PatternError(f"category {cat}")
+    return table[cat]
+
+
+def _translate(items) -> str:
+    """ECMA-262 regex (parsed by Python's parser) over characters -> regex over JSON spellings."""
+    C = _sre_c
+    out = []
+    for op, av in items:
+        if op is C.LITERAL:
+            out.append(_charset_regex([(av, av)]))
+        elif op is C.NOT_LITERAL:
+            out.append(_charset_regex(_complement([(av, av)])))
+        elif op is C.ANY:  # ECMA: any but line terminators
+            out.append(_charset_regex(_complement([(10, 10), (13, 13), (0x2028, 0x2029)])))
+        elif op is C.IN:
+            ranges, negate = [], False
+            for iop, iav in av:
+                if iop is C.NEGATE:
+                    negate = True
+                elif iop is C.LITERAL:
+                    ranges.append((iav, iav))
+                elif iop is C.RANGE:
+                    ranges.append(iav)
+                elif iop is C.CATEGORY:
+                    ranges += _category_ranges(iav)
+                else:
+                    raise PatternError(f"class item {iop}")
+            ranges = _normalize(ranges)
+            out.append(_charset_regex(_complement(ranges) if negate else ranges))
+        elif op is C.CATEGORY:
+            out.append(_charset_regex(_category_ranges(av)))
+        elif op is C.BRANCH:
+            out.append("(?:" + "|".join(_translate(b) for b in av[1]) + ")")
+        elif op is C.SUBPATTERN:
+            group, add_flags, del_flags, sub = av
+            if add_flags or del_flags:
+                raise PatternError("inline flags")
+            out.append("(?:" + _translate(sub) + ")")
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)):
+            lo, hi, sub = av
+            if op is not C.MAX_REPEAT and op is not C.MIN_REPEAT:
+                raise PatternError("possessive repeat")
+            hi_s = "" if hi is C.MAXREPEAT else str(hi)
+            out.append(f"(?:{_translate(sub)}){{{lo},{hi_s}}}")
+        else:
+            raise PatternError(str(op))
+    return "".join(out)
+
+
+def pattern_regex(pattern: str) -> str:
+    """Regex over JSON string contents for the strings in which ``pattern`` (ECMA-262) finds a match."""
+    if re.search(r"\\[pPkcu]\{|\(\?<[=!]|\(\?[=!]|\\[bBk]|\(\?<\w|\\\d", pattern):
+        raise PatternError("lookaround, backreference, word boundary or property escape")
+    try:
+        parsed = _sre_parse.parse(pattern)
+    except re.error as e:
+        raise PatternError(str(e)) from None
+    if parsed.state.flags & ~(re.UNICODE):
+        raise PatternError("flags")
+    items = list(parsed)
+    C = _sre_c
+    if len(items) == 1 and items[0][0] is C.BRANCH:
+        return "(?:" + "|".join(_anchor_wrap(list(b)) for b in items[0][1][1]) + ")"
+    return _anchor_wrap(items)
+
+
+def _anchor_wrap(items) -> str:
+    C = _sre_c
+    start = end = False
+    if items and items[0][0] is C.AT and items[0][1] in (C.AT_BEGINNING, C.AT_BEGINNING_STRING):
+        start, items = True, items[1:]
+    if items and items[-1][0] is C.AT and items[-1][1] in (C.AT_END, C.AT_END_STRING):
+        end, items = True, items[:-1]
+    for op, av in items:
+        if op is C.AT:
+            raise PatternError("anchor in the middle")
+    body = _translate(items)
+    return ("" if start else f"{CH}*") + f"(?:{body})" + ("" if end else f"{CH}*")
