@@ -14,9 +14,28 @@ valid *value* has exactly one accepted spelling (see :func:`serialize_instance`)
 * numbers without needless forms; an integral number is spelled as an integer (``1``, not ``1.0``:
   the same JSON Schema value, and no run of zeros for a model to fall into).
 
+Keywords: boolean schemas, ``type`` (and unions), ``enum``, ``const``, ``properties``, ``required``,
+``additionalProperties`` (allowed by default, as the spec says; ``strict=True`` closes objects),
+``patternProperties``, ``propertyNames``, ``minProperties``/``maxProperties``,
+``dependentRequired``, ``dependentSchemas``, ``items``, ``prefixItems``, ``minItems``/``maxItems``,
+``contains``/``minContains``/``maxContains``, ``minLength``/``maxLength``, ``pattern`` (ECMA-262,
+see :mod:`grammars.json_patterns`), ``format`` (:mod:`grammars.json_formats`; an unknown format is an
+annotation, with a warning), ``minimum``/``maximum`` and the exclusive ones on any number
+(:mod:`grammars.json_numbers`), ``multipleOf`` (for integers when ``1/m`` is an integer, for
+numbers ``10**-d``), ``allOf`` (merged), ``anyOf``, ``oneOf`` and ``not`` and ``if``/``then``/
+``else`` (exact: overlapping branches are made disjoint through negation), ``unevaluatedProperties``/
+``unevaluatedItems`` (as the evaluated keywords merged into one schema see them), ``$ref``/``$defs``
+including recursion, ``$anchor``, ``$id`` base URIs, a ``$dynamicRef`` that resolves statically,
+and references into other documents given as ``resources``. Not supported: ``uniqueItems``, other
+``multipleOf`` values, dynamic scopes, remote fetching, and the negation of some of these.
+
 A keyword that is not supported raises :class:`UnsupportedSchemaError` naming the keyword and its
 JSON pointer (``lenient=True`` turns that into a warning and ignores the keyword); annotations
-(``title``, ``description``, ``default``, ``examples``...) are ignored silently.
+(``title``, ``description``, ``default``, ``examples``...) are ignored silently. Translation is
+bounded (``MAX_WORK`` steps, ``TIMEOUT_S`` seconds): past that, :class:`SchemaTooComplexError`.
+An unsatisfiable schema is refused as such. Where alternatives (``anyOf`` and the like) produce
+objects whose key tokens overlap in one context, the LALR grammar keeps one reading: a valid
+instance may then be rejected (never an invalid one accepted).
 
 Example:
     >>> print(json_schema_to_lark({"type": "integer", "minimum": 1, "maximum": 12}))
