@@ -9,18 +9,22 @@ valid+rejected = false negative.
 Ours: the schema goes through ``grammar_from_json_schema`` and ``compile_grammar`` for the
 tokenizer's vocabulary (``vocabulary_for(tok, model)``, as ``compile_for_tokenizer`` does). An
 instance is written in our grammar's canonical form (``serialize_instance``: compact, keys in the
-schema's ``properties`` order, integral numbers as integers); one it cannot write counts as
-``unserializable``. Accepted = every token advances the matcher and it ``is_accepting()`` at the
-end.
+schema's ``properties`` order, integral numbers as integers, others as plain decimals); one it
+cannot write counts as ``unserializable``. A grammar fixes one key order per object, so every key
+order of the instance is tried (``key_orders``, up to ``MAX_ORDERS`` spellings, ours first):
+accepted = for some spelling, every token advances the matcher and it ``is_accepting()`` at the
+end. So a valid instance counts as accepted when any order is, and an invalid one as a false
+positive when any order is. The suite's remote documents (``json/remotes``) are given as
+``resources`` (by their ``http://localhost:1234/`` URIs); nothing is fetched.
 
 llguidance (``llguidance.LLMatcher``, default JSON options): ``llguidance.hf.from_tokenizer(tok)``
 once; per schema ``LLMatcher.grammar_from_json_schema(schema)`` then ``LLMatcher(lltok, grammar)``.
 Refused = an exception from either, or the new matcher already ``is_error()`` (unsupported keyword,
 unsatisfiable schema, ...). Its default JSON grammar rejects ``\\uXXXX`` escapes and requires the
 schema's property order (its own order, which for keys merged from ``$ref`` / ``allOf`` is not
-always ours), so each instance is tried in up to two spellings, both
+always ours), so each instance is tried in several spellings, all
 ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``: ours re-dumped (our key order and
-number spelling) and the raw instance (the suite's key order). Accepted = some spelling is accepted,
+number spelling) and the raw instance (the suite's key order), each in every key order. Accepted = some spelling is accepted,
 i.e. llguidance's language holds some spelling of the value (both spellings rejected on a valid
 instance = false negative; either accepted on an invalid one = false positive); only if neither can
 be written is it ``unserializable``. Each spelling walks a ``deep_copy()`` of the compiled matcher;
