@@ -399,16 +399,22 @@ class _Translator:
             done = self.merge(done, group, path)
         return out
 
+    def listed_values(self, schema: dict) -> list:
+        """The values of ``enum``/``const`` that the schema's other keywords (ours included) accept."""
+        vals = list(schema["enum"]) if "enum" in schema else [schema["const"]]
+        if "enum" in schema and "const" in schema:
+            vals = [v for v in vals if _json_equal(v, schema["const"])]
+        rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
+        if not rest:
+            return vals
+        import jsonschema
+        validator = jsonschema.Draft202012Validator(self.root)
+        public = validator.evolve(schema=_public(rest))
+        return [v for v in vals if public.is_valid(v) and _internal_ok(rest, v, validator)]
+
     def negate_values(self, s: dict, ty: str, path: str) -> list:
         """Disjoint schemas for the values of type ``ty`` outside the listed ones of ``s``."""
-        vals = list(s["enum"]) if "enum" in s else [s["const"]]
-        if "enum" in s and "const" in s:
-            vals = [v for v in vals if _json_equal(v, s["const"])]
-        rest = {k: v for k, v in s.items() if k not in ("enum", "const")}
-        if rest:
-            import jsonschema
-            validator = jsonschema.Draft202012Validator(self.root).evolve(schema=rest)
-            vals = [v for v in vals if validator.is_valid(v)]
+        vals = self.listed_values(s)
         kinds: dict = {}
         for v in vals:
             kinds.setdefault(_type_of(v), []).append(v)
@@ -787,14 +793,7 @@ class _Translator:
         return scalars, others
 
     def enum(self, schema, path):
-        vals = list(schema["enum"]) if "enum" in schema else [schema["const"]]
-        if "enum" in schema and "const" in schema:
-            vals = [v for v in vals if _json_equal(v, schema["const"])]
-        rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
-        if rest:
-            import jsonschema  # filter the listed values by the other keywords
-            validator = jsonschema.Draft202012Validator(self.root).evolve(schema=rest)
-            vals = [v for v in vals if validator.is_valid(v)]
+        vals = self.listed_values(schema)
         out, seen = [], set()
         for v in vals:
             try:
@@ -1424,6 +1423,19 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
 
     return _spell(order(schema, instance), ", " if whitespace == "flexible" else ",",
                   ": " if whitespace == "flexible" else ":")
+
+
+def _internal_ok(schema: dict, v, validator) -> bool:
+    """Whether ``v`` meets the translator's own keywords at the top of ``schema`` that
+    :func:`_public` cannot write in JSON Schema (patterns over JSON spellings, counted contains)."""
+    if isinstance(v, str) and any(re.fullmatch(r, _canon(v)[1:-1]) for r in schema.get("$notMatching", [])):
+        return False
+    if isinstance(v, list) and "$containsFrom" in schema and "contains" in schema:
+        sub = validator.evolve(schema=_public(schema["contains"]))
+        n = sum(1 for x in v[schema["$containsFrom"]:] if sub.is_valid(x))
+        hi = schema.get("maxContains")
+        return n >= schema.get("minContains", 1) and (hi is None or n <= hi)
+    return True
 
 
 def _public(schema):

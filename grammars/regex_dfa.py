@@ -245,23 +245,39 @@ def _union(dfas: list[ByteDFA], pattern: str, max_states: int) -> ByteDFA:
     """The union of byte DFAs (subset product), trimmed and minimised."""
     rows = [d.transitions.tolist() for d in dfas]
     accs = [d.accepting.tolist() for d in dfas]
-    start = tuple(0 for _ in dfas)
+
+    def step(states, b):
+        nxt = tuple(-1 if st < 0 else rows[i][st][b] for i, st in enumerate(states))
+        return None if all(x < 0 for x in nxt) else nxt
+
+    order, table = _explore(tuple(0 for _ in dfas), step, pattern, max_states, "union of alternatives")
+    accepting = np.array([any(st >= 0 and accs[i][st] for i, st in enumerate(states)) for states in order], dtype=bool)
+    return _trimmed(table, accepting, pattern, max_states)
+
+
+def _explore(start, step, pattern: str, max_states: int, what: str) -> tuple[list, np.ndarray]:
+    """The states reachable from ``start`` (``step(state, byte)`` gives the next one or None) in
+    discovery order, and their transition table over bytes."""
     index, order, table = {start: 0}, [start], []
-    for states in order:
+    for state in order:
         row = [-1] * 256
         for b in range(256):
-            nxt = tuple(-1 if st < 0 else rows[i][st][b] for i, st in enumerate(states))
-            if all(x < 0 for x in nxt):
+            nxt = step(state, b)
+            if nxt is None:
                 continue
             if nxt not in index:
                 if len(order) >= 4 * max_states:
-                    raise _too_large(pattern, "union of alternatives", len(order), max_states)
+                    raise _too_large(pattern, what, len(order), max_states)
                 index[nxt] = len(order)
                 order.append(nxt)
             row[b] = index[nxt]
         table.append(row)
-    accepting = np.array([any(st >= 0 and accs[i][st] for i, st in enumerate(states)) for states in order], dtype=bool)
-    t, acc = _minimize(np.array(table, dtype=np.int32), accepting)
+    return order, np.array(table, dtype=np.int32)
+
+
+def _trimmed(table: np.ndarray, accepting: np.ndarray, pattern: str, max_states: int) -> ByteDFA:
+    """The minimal ByteDFA of a table (the one-state empty DFA for an empty language)."""
+    t, acc = _minimize(table, accepting)
     if t.shape[0] == 0:
         return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
     if t.shape[0] > max_states:
@@ -321,36 +337,21 @@ def _with_lookaheads(body: ByteDFA, checks: list, pattern: str, max_states: int)
     start = settle([0] * len(checks))
     if start is None:
         return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
-    index = {(0, start): 0}
-    order = [(0, start)]
-    table: list[list[int]] = []
-    for s0, states in order:
-        if body_acc[s0] and any(st >= 0 and not whole and max(rows[i][0][st]) >= 0
-                                for i, ((_, whole, _), st) in enumerate(zip(checks, states))):
+
+    def step(state, b):
+        s0, states = state
+        if b == 0 and body_acc[s0] and any(st >= 0 and not whole and max(rows[i][0][st]) >= 0
+                                           for i, ((_, whole, _), st) in enumerate(zip(checks, states))):
             raise _unsupported("lookahead that can look past the end of the token", pattern)
-        row = [-1] * 256
-        for b in range(256):
-            n0 = body_rows[s0][b]
-            if n0 < 0:
-                continue
-            nxt = settle([st if st < 0 else rows[i][0][st][b] for i, st in enumerate(states)])
-            if nxt is None:
-                continue
-            key = (n0, nxt)
-            if key not in index:
-                if len(order) >= 4 * max_states:
-                    raise _too_large(pattern, "lookahead product", len(order), max_states)
-                index[key] = len(order)
-                order.append(key)
-            row[b] = index[key]
-        table.append(row)
+        n0 = body_rows[s0][b]
+        if n0 < 0:
+            return None
+        nxt = settle([st if st < 0 else rows[i][0][st][b] for i, st in enumerate(states)])
+        return None if nxt is None else (n0, nxt)
+
+    order, table = _explore((0, start), step, pattern, max_states, "lookahead product")
     accepting = np.array([accepts(s0, states) for s0, states in order], dtype=bool)
-    t, acc = _minimize(np.array(table, dtype=np.int32), accepting)
-    if t.shape[0] == 0:
-        return ByteDFA(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
-    if t.shape[0] > max_states:
-        raise _too_large(pattern, "byte DFA", t.shape[0], max_states)
-    return ByteDFA(t, acc)
+    return _trimmed(table, accepting, pattern, max_states)
 
 
 def _unsupported(feature: str, pattern: str) -> UnsupportedRegexError:

@@ -204,11 +204,11 @@ def test_bad_json_schema_files_are_named(tmp_path):
     result = cli("check", "--json-schema", str(broken), "{}")
     assert result.returncode == 1
     assert result.stderr.startswith(f"{broken}:2:16: error: not JSON"), result.stderr
-    unsupported = tmp_path / "contains.json"
-    unsupported.write_text(json.dumps({"type": "array", "items": {"contains": {"type": "integer"}}}))
+    unsupported = tmp_path / "unique.json"
+    unsupported.write_text(json.dumps({"type": "array", "items": {"uniqueItems": True}}))
     result = cli("check", "--json-schema", str(unsupported), "[]")
     assert result.returncode == 1
-    assert "#/items/contains: unsupported `contains`" in result.stderr, result.stderr
+    assert "#/items/uniqueItems: unsupported `uniqueItems`" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -98,3 +98,32 @@ def test_flexible_whitespace_stays_bounded_in_samples(test_model, test_tokenizer
     assert longest <= MAX_WS, f"a whitespace run of {longest} > {MAX_WS}"
     assert spaced > 0, "no sample used whitespace: the test would not see a runaway"
     assert finished >= 24, f"only {finished} of 48 samples finished"
+
+
+def test_conditional_schema_samples_validate(test_model, test_tokenizer):
+    """The keywords translated through negation and lookaheads (if/then, not, dependentRequired,
+    non-integer bounds, pattern beside other string keywords) on real samples: every finished
+    sample validates."""
+    schema = {"type": "object", "required": ["kind", "weight"], "additionalProperties": False,
+              "properties": {"kind": {"enum": ["letter", "parcel"]},
+                             "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": 30.5},
+                             "tracking": {"type": "string", "pattern": "^[A-Z]{2}[0-9]{6}$"},
+                             "note": {"type": "string", "maxLength": 20, "not": {"enum": [""]}}},
+              "if": {"properties": {"kind": {"const": "parcel"}}}, "then": {"required": ["tracking"]},
+              "dependentRequired": {"note": ["tracking"]}}
+    compiled = compile_for_tokenizer(Grammar.from_json_schema(schema), test_tokenizer, model=test_model)
+    ids = torch.tensor([prompt_ids(test_tokenizer, "Describe a shipment as JSON.")])
+    torch.manual_seed(1)
+    out = test_model.generate(ids, attention_mask=torch.ones_like(ids),
+                              logits_processor=[GrammarLogitsProcessor(compiled)], do_sample=True,
+                              temperature=1.0, top_k=0, top_p=1.0, num_return_sequences=60,
+                              max_new_tokens=MAX_NEW_TOKENS, pad_token_id=test_tokenizer.eos_token_id)
+    finished, kinds = 0, set()
+    for row in out[:, ids.shape[1]:].tolist():
+        if test_tokenizer.eos_token_id in row:
+            value = json.loads(test_tokenizer.decode(row, skip_special_tokens=True))
+            jsonschema.validate(value, schema)
+            finished += 1
+            kinds.add(value["kind"])
+    assert finished >= 40, f"only {finished} of 60 samples finished"
+    assert kinds == {"letter", "parcel"}, kinds  # both branches of the if/then were sampled
