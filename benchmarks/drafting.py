@@ -149,13 +149,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtypes", default=None, help="comma-separated: float32,bfloat16")
     parser.add_argument("--max-nodes", type=int, default=DraftConfig().max_nodes)
+    parser.add_argument("--lookup", type=int, default=DraftConfig().lookup, help="context-path tokens")
     args = parser.parse_args()
     data = json.loads((DATA / "drafting_prompts.json").read_text())
     corpus = [json.loads(line)["text"] for line in (DATA / "drafting_corpus.jsonl").read_text().splitlines()]
     count = 4 if args.quick else len(data["grounded"])
     max_new = 64 if args.quick else 128
     dtypes = (args.dtypes or ("float32" if args.quick else "float32,bfloat16")).split(",")
-    config = DraftConfig(max_nodes=args.max_nodes)
+    config = DraftConfig(max_nodes=args.max_nodes, lookup=args.lookup)
     print_load("start")
     print(f"table corpus: {len(corpus)} answers of the test model to prompts that are not "
           f"benchmark prompts (data/drafting_corpus.jsonl); {count} prompts per set, "
