@@ -476,15 +476,8 @@ def cmd_grammars(args: argparse.Namespace) -> int:
 # check
 
 
-def byte_vocabulary():
-    """A vocabulary of the 256 single bytes (and no end-of-sequence id): for checking texts."""
-    from grammars import Vocabulary
-
-    return Vocabulary([bytes([b]) for b in range(256)], name="bytes")
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    from grammars import GrammarError, GrammarMatcher, compile_grammar
+    from grammars import GrammarError, GrammarMatcher, byte_vocabulary, compile_grammar
 
     constraint = load_constraint(args)
     assert constraint is not None  # argparse requires one
@@ -955,13 +948,9 @@ def _sample(prompt: str, out, prompt_len: int, tokenizer, eos: set[int], seconds
 
 
 def _parses(grammar: Grammar, text: str) -> bool:
-    from lark.exceptions import LarkError
+    from grammars import text_matches
 
-    try:
-        grammar.parser.parse(text)
-    except LarkError:
-        return False
-    return True
+    return text_matches(grammar, text)
 
 
 if __name__ == "__main__":

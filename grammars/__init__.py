@@ -23,8 +23,8 @@ from .errors import (
 from .grammar import Grammar, bundled_grammar_description, bundled_grammar_names
 from .json_schema import UnsupportedSchemaError, serialize_instance
 from .bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, bitmask_to_token_ids
-from .matcher import GrammarMatcher
-from .vocabulary import Vocabulary
+from .matcher import GrammarMatcher, text_matches
+from .vocabulary import Vocabulary, byte_vocabulary
 
 __all__ = [
     "CompiledGrammar",
@@ -47,9 +47,11 @@ __all__ = [
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",
     "bitmask_to_token_ids",
+    "byte_vocabulary",
     "bundled_grammar_description",
     "bundled_grammar_names",
     "compile_grammar",
     "compile_kernels",
+    "text_matches",
     "token_trie",
 ]

@@ -230,3 +230,22 @@ class GrammarMatcher:
             return False
         self._state = state
         return True
+
+
+def text_matches(grammar, text: str | bytes) -> bool:
+    """Whether ``text`` is in ``grammar``'s language as the engine reads it: greedy, longest-match
+    lexing, the reading that constrained generation follows. (lark's own ``grammar.parser`` takes
+    the first alternative of a terminal's regex that matches, which can differ.)
+
+    Example:
+        >>> from grammars import Grammar
+        >>> g = Grammar.from_lark('start: NUM\\nNUM: /[0-9]|[0-9][0-9]/')
+        >>> text_matches(g, "59"), text_matches(g, "599")
+        (True, False)
+    """
+    from .compiler import compile_grammar
+    from .vocabulary import byte_vocabulary
+
+    matcher = GrammarMatcher(compile_grammar(grammar, byte_vocabulary()))
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return matcher.advance_bytes(data) and matcher.is_accepting()

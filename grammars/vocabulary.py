@@ -53,3 +53,13 @@ class Vocabulary:
     def size(self) -> int:
         """Number of token ids the tokenizer defines."""
         return len(self.token_bytes)
+
+
+def byte_vocabulary() -> Vocabulary:
+    """A vocabulary of the 256 single bytes (and no end-of-sequence id): for checking texts.
+
+    Example:
+        >>> byte_vocabulary().size
+        256
+    """
+    return Vocabulary([bytes([b]) for b in range(256)], name="bytes")

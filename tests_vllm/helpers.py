@@ -28,14 +28,14 @@ def chat(tokenizer, text: str) -> str:
 
 
 def parses(extra: dict, text: str) -> bool:
-    """Whether ``text`` is a string of the request's grammar, regex or schema (checked by lark, re,
-    jsonschema)."""
+    """Whether ``text`` is a string of the request's grammar, regex or schema (checked by the
+    engine's byte-level reading, ``re`` and ``jsonschema``)."""
     import json
     import re
 
     import jsonschema
 
-    from grammars import Grammar
+    from grammars import Grammar, text_matches
 
     if "json_schema" in extra:
         try:
@@ -45,8 +45,4 @@ def parses(extra: dict, text: str) -> bool:
             return False
     if "regex" in extra:
         return re.fullmatch(extra["regex"], text) is not None
-    try:
-        Grammar.load(extra["grammar"]).parser.parse(text)
-        return True
-    except Exception:
-        return False
+    return text_matches(Grammar.load(extra["grammar"]), text)
