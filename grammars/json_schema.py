@@ -77,7 +77,7 @@ ANNOTATIONS = {
 }
 # keywords the translator writes itself (negations): the non-integral numbers, strings outside a
 # set, objects with at least n additional properties, contains counted from item n on
-INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$minExtra", "$containsFrom"}
+INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$minExtra", "$containsFrom", "$negOnly"}
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -161,6 +161,7 @@ class _Translator:
         self.disjoint_lists: set[str] = set()
         self.work = 0
         self.deadline = time.monotonic() + TIMEOUT_S
+        self.unevaluated = _mentions(self.root, _UNEVALUATED)
         self.strict = strict
         self.lenient = lenient
         if whitespace not in (None, "compact", "flexible"):
@@ -294,13 +295,6 @@ class _Translator:
         if schema.get("uniqueItems") is False:
             del schema["uniqueItems"]
         extra = []
-        if _UNEVALUATED & set(schema) and ("not" in schema or "if" in schema):
-            kw = sorted(_UNEVALUATED & set(schema))[0]
-            for key in ("not", "if"):
-                if key in schema and _mentions(self.negate(schema[key], _ptr(path, key), depth), _EVALUATING):
-                    raise UnsupportedSchemaError(f"{kw} beside a `{key}` whose negation constrains properties or "
-                                                 "items (a failed subschema evaluates nothing) is not supported",
-                                                 kw, _ptr(path, kw))
         if "not" in schema:
             sub = schema.pop("not")
             if not (_is_nonintegral_marker(schema, sub)):
@@ -309,7 +303,7 @@ class _Translator:
                 schema["$nonintegral"] = True
         if "if" in schema:
             cond, then, other = schema.pop("if"), schema.pop("then", True), schema.pop("else", True)
-            if then is not True or other is not True:
+            if then is not True or other is not True or self.unevaluated:  # a passing if evaluates
                 branches = []
                 if then is not False:
                     branches.append({"allOf": [cond, then]})
@@ -334,6 +328,12 @@ class _Translator:
         out = []
         for ty in ("null", "boolean", "object", "array", "string", "number"):
             out += self.negate_within(ty, schema, path, depth)
+        if self.unevaluated and _mentions(out, _EVALUATING - {"properties"}):
+            # a failed subschema evaluates nothing: the properties a negation names are marked
+            # ($negOnly, below); its items and additional properties cannot be, so refuse
+            raise UnsupportedSchemaError("negating a subschema that constrains additional properties or items "
+                                         "(through not, if, oneOf or overlapping anyOf) in a schema that uses "
+                                         "unevaluatedProperties/unevaluatedItems is not supported", "not", path)
         return self.union(out)
 
     def union(self, branches: list):
@@ -466,13 +466,13 @@ class _Translator:
             return [{"$notMatching": [FORMATS[v]]}] if v in FORMATS else []
         if k == "required":
             req = list(dict.fromkeys(v))
-            return [{"required": req[:i], "properties": {r: False}} for i, r in enumerate(req)]
+            return [{"required": req[:i], "properties": {r: False}, "$negOnly": [r]} for i, r in enumerate(req)]
         if k == "properties":
             out, seen = [], {}
             for name, sub in v.items():
                 neg = self.negate(sub, _ptr(path, "properties", name), depth)
                 if neg is not False:
-                    out.append({"properties": {**seen, name: neg}, "required": [name]})
+                    out.append({"properties": {**seen, name: neg}, "required": [name], "$negOnly": [*seen, name]})
                 seen[name] = sub
             return out
         if k == "additionalProperties":
@@ -515,6 +515,14 @@ class _Translator:
     def merge(self, a: dict, b: dict, path: str) -> dict:
         self.spend(path)
         out = dict(a)
+        if "$negOnly" in a or "$negOnly" in b:  # names only a negation mentions: never evaluated
+            na, nb = set(a.get("$negOnly", ())), set(b.get("$negOnly", ()))
+            pos_a, pos_b = set(a.get("properties", {})) - na, set(b.get("properties", {})) - nb
+            out.pop("$negOnly", None)
+            neg = sorted((na - pos_b) | (nb - pos_a))
+            if neg:
+                out["$negOnly"] = neg
+            b = {k: v for k, v in b.items() if k != "$negOnly"}
         pa, pb = a.get("patternProperties", {}), b.get("patternProperties", {})
         if pa or pb:
             # additionalProperties only sees keys outside its own schema's patterns
@@ -1185,6 +1193,12 @@ def _scope_unevaluated(schema: dict) -> dict:
         u = schema.pop("unevaluatedProperties")
         if "additionalProperties" not in schema:  # keys matching patternProperties are evaluated too
             schema["additionalProperties"] = u
+            if schema.get("$negOnly") and u is not True and u != {}:  # named by a negation only
+                props = dict(schema.get("properties", {}))
+                for name in schema["$negOnly"]:
+                    if name in props:
+                        props[name] = _both(props[name], u)
+                schema["properties"] = props
     if "unevaluatedItems" in schema:
         schema = dict(schema)
         u = schema.pop("unevaluatedItems")
