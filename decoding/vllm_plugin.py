@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import OrderedDict
@@ -84,6 +85,8 @@ class ConstraintSpec:
         >>> spec = ConstraintSpec.from_extra_args({"regex": "[0-9]+", "sampler": "asap"})
         >>> spec.sampler, spec.grammar.parser.parse("2026") is not None
         ('asap', True)
+        >>> ConstraintSpec.from_extra_args({"regex": "[0-9]+"}).grammar is spec.grammar  # built once
+        True
         >>> ConstraintSpec.from_extra_args({"temperature": 1}) is None
         True
     """
@@ -107,21 +110,29 @@ class ConstraintSpec:
         sampler = extra.get("sampler", "constrained")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose {' or '.join(SAMPLERS)}")
+        if key == "json_schema":
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"'json_schema' is not JSON: {e}") from None
+            value = json.dumps(value)  # the cache key (key order kept: it is the output's order)
+        elif not isinstance(value, str) or not value.strip():
+            raise ValueError(f"'{key}' must be a non-empty string")
         try:
-            if key == "json_schema":
-                if isinstance(value, str):
-                    try:
-                        value = json.loads(value)
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f"'json_schema' is not JSON: {e}") from None
-                grammar = Grammar.from_json_schema(value)
-            elif not isinstance(value, str) or not value.strip():
-                raise ValueError(f"'{key}' must be a non-empty string")
-            else:
-                grammar = Grammar.load(value) if key == "grammar" else Grammar.from_regex(value)
+            grammar = _grammar(key, value)
         except GrammarError as e:
             raise ValueError(f"bad {key.replace('_', ' ')}: {e}") from None
         return cls(grammar, sampler)
+
+
+@functools.lru_cache(maxsize=MAX_GRAMMARS)
+def _grammar(key: str, text: str) -> Grammar:
+    """The grammar of one constraint (``json_schema`` as JSON text), built once per engine process
+    for requests that repeat it (translation and lark's tables are not redone per request)."""
+    if key == "json_schema":
+        return Grammar.from_json_schema(json.loads(text))
+    return Grammar.load(text) if key == "grammar" else Grammar.from_regex(text)
 
 
 @dataclass

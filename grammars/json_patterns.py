@@ -27,15 +27,15 @@ except ImportError:  # pragma: no cover
     import sre_constants as _sre_c  # type: ignore
     import sre_parse as _sre_parse  # type: ignore
 
-__all__ = ["CH", "PatternError", "enc_char", "pattern_regex"]
+__all__ = ["CH", "PatternError", "enc_str", "pattern_regex"]
 
 # one JSON string character as json.dumps(ensure_ascii=False) writes it
 CH = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))'
 
 
-def enc_char(c: str) -> str:
-    """Regex for the JSON spelling of the character ``c`` inside a string."""
-    return re.escape(json.dumps(c, ensure_ascii=False)[1:-1])
+def enc_str(text: str) -> str:
+    """Regex for the JSON spelling of ``text`` inside a string (without the quotes)."""
+    return re.escape(json.dumps(text, ensure_ascii=False)[1:-1])
 
 
 def _ranges_class(ranges, negate: bool = False) -> str:
@@ -98,7 +98,7 @@ def _charset_regex(ranges) -> str:
     if len(special) == len(_SPECIAL):
         alts.append(_ESC_ALL)
     else:
-        alts += [enc_char(chr(c)) for c in special]
+        alts += [enc_str(chr(c)) for c in special]
     if not alts:
         raise PatternError("a character class that matches nothing")
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"

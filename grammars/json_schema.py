@@ -59,7 +59,7 @@ from .errors import GrammarError, GrammarConflictError
 from .grammar import Grammar, lark_regex_literal
 from .json_formats import FORMATS
 from .json_numbers import INTEGER, NONINTEGRAL, EmptyRange, number_range_regex
-from .json_patterns import CH, PatternError, pattern_regex
+from .json_patterns import CH, PatternError, enc_str, pattern_regex
 from .json_refs import localize_refs
 
 __all__ = ["UnsupportedSchemaError", "SchemaTooComplexError", "json_schema_to_lark", "grammar_from_json_schema", "serialize_instance"]
@@ -126,29 +126,22 @@ def _is_num(x) -> bool:
 
 # -- literals -------------------------------------------------------------------------------------
 
-def _enc_str(text: str) -> str:
-    """Regex for the JSON spelling of the string ``text`` without its quotes."""
-    return re.escape(_canon(text)[1:-1])
-
-
 def _lit(value) -> str:
-    """Regex for the canonical spelling of a JSON value (integral numbers as integers)."""
-    if isinstance(value, bool) or value is None:
-        return _canon(value)
-    if _is_num(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _Never()
-        if value == int(value) and abs(value) < 1e300:
-            i = int(value)
-            return re.escape(str(i))
-        return re.escape(_canon(value))
-    if isinstance(value, str):
-        return re.escape(_canon(value))
+    """Regex for the canonical spelling of a JSON value (:func:`_spell`); raises _Never for a
+    non-finite number (no JSON spelling)."""
+    if not _finite(value):
+        raise _Never()
+    return re.escape(_spell(value))
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, list):
-        return r"\[" + ",".join(_lit(v) for v in value) + r"\]"
+        return all(_finite(v) for v in value)
     if isinstance(value, dict):
-        return r"\{" + ",".join(re.escape(_canon(k)) + ":" + _lit(v) for k, v in value.items()) + r"\}"
-    raise TypeError(f"not a JSON value: {value!r}")
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 # -- the translator ------------------------------------------------------------------------------
@@ -296,11 +289,7 @@ class _Translator:
             del schema["uniqueItems"]
         extra = []
         if "not" in schema:
-            sub = schema.pop("not")
-            if not (_is_nonintegral_marker(schema, sub)):
-                extra.append(self.negate(sub, _ptr(path, "not"), depth))
-            else:
-                schema["$nonintegral"] = True
+            extra.append(self.negate(schema.pop("not"), _ptr(path, "not"), depth))
         if "if" in schema:
             cond, then, other = schema.pop("if"), schema.pop("then", True), schema.pop("else", True)
             if then is not True or other is not True or self.unevaluated:  # a passing if evaluates
@@ -318,7 +307,7 @@ class _Translator:
             if sub is not True and sub != {}:
                 extra.append(self.union([{"properties": {name: False}},
                                          {"type": "object", "required": [name], "allOf": [sub]}]))
-        for i, sub in enumerate(extra):
+        for sub in extra:
             schema = self.merge(schema, self.flatten(sub, path, depth + 1), path)
         return schema
 
@@ -588,8 +577,6 @@ class _Translator:
                     raise _Never()
                 out.pop(k)
                 out["enum"] = common
-            elif k == "items" or k == "additionalProperties":
-                out[k] = {"allOf": [out[k], v]}
             else:
                 raise UnsupportedSchemaError(f"cannot merge two different values in allOf: {out[k]!r} and {v!r}", k, _ptr(path, k))
         if "allOf" in out:  # from anyOf/oneOf merges: distribute
@@ -649,12 +636,8 @@ class _Translator:
         scalars, others = self.branches(schema, path)
         alts = []
         if scalars:
-            scalars = list(dict.fromkeys(scalars))
-            if any(_BODY_MARK in x for x in scalars):  # lookaheads lead each alternative
-                alts.append(self.term("(?:" + "|".join(self.render(x) for x in scalars) + ")"))
-            else:
-                body = "|".join(scalars)
-                alts.append(self.term(body if len(scalars) == 1 and not self.ws else f"{self.ws}(?:{body})"))
+            scalars = [self.render(x) for x in dict.fromkeys(scalars)]  # lookaheads lead each one
+            alts.append(self.term(scalars[0] if len(scalars) == 1 else "(?:" + "|".join(scalars) + ")"))
         alts += list(dict.fromkeys(others))
         if not alts:
             raise _Never()
@@ -821,15 +804,16 @@ class _Translator:
         """The string terminal: the most specific constraint as its body, the others as
         lookaheads (see :meth:`guarded`)."""
         checks, body = self.string_parts(schema, path)
-        return self.guarded(checks, f'"{body}"', '"')
+        return self.guarded(checks, f'"{body}"')
 
-    def guarded(self, checks: list, body: str, close: str) -> str:
+    def guarded(self, checks: list, body: str, after: str = "") -> str:
         """``body`` (a token regex) with ``checks`` ``[(negated, content regex)]`` as lookaheads on the
-        token's JSON string contents, up to its closing quote (so each is decided within the
-        token); ``_LA`` marks where whitespace may come, ``_BODY`` where the body starts."""
+        token's JSON string contents, up to its closing quote and ``after`` (so each is decided
+        within the token); ``_WS_MARK`` marks where whitespace may come, ``_BODY_MARK`` where the
+        body starts."""
         if not checks:
             return body
-        la = "".join(f'(?{"!" if neg else "="}{_WS_MARK}"(?:{r})"{close[1:]})' for neg, r in checks)
+        la = "".join(f'(?{"!" if neg else "="}{_WS_MARK}"(?:{r})"{after})' for neg, r in checks)
         return la + _BODY_MARK + body
 
     def string_parts(self, schema, path) -> tuple[list, str]:
@@ -858,7 +842,7 @@ class _Translator:
             positive.append(f"{CH}{{{int(lo)},{'' if hi is None else int(hi)}}}")
         checks = [(False, r) for r in positive[1:]]
         if schema.get("$notIn"):
-            checks.append((True, "|".join(_enc_str(v) for v in schema["$notIn"])))
+            checks.append((True, "|".join(enc_str(v) for v in schema["$notIn"])))
         checks += [(True, r) for r in schema.get("$notMatching", [])]
         return checks, positive[0] if positive else f"{CH}*"
 
@@ -962,7 +946,7 @@ class _Translator:
         # additional keys: one key class per set of patterns matched (lookaheads keep them disjoint)
         checks, body = names if names is not None else ([], None)
         if props:
-            checks = checks + [(True, "|".join(_enc_str(n) for n in props))]
+            checks = checks + [(True, "|".join(enc_str(n) for n in props))]
         extras = []
         for hit in itertools.product((False, True), repeat=len(patterns)) if body is not None else ():
             subs = [sub for (r, sub), h in zip(patterns, hit) if h]
@@ -974,7 +958,7 @@ class _Translator:
             except _Never:
                 continue
             key_checks = checks + [(not h, r) for (r, _), h in zip(patterns, hit)]
-            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', '":')))
+            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', ":")))
             extras.append(f"{key} {vsym}")
         extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
         if hi is not None and len([m for m in members if m[2]]) > hi:
@@ -1065,7 +1049,7 @@ class _Translator:
         if "enum" in flat or "const" in flat:
             vals = list(flat["enum"]) if "enum" in flat else [flat["const"]]
             vals = [v for v in vals if isinstance(v, str) and validator.is_valid(v)]
-            return ([], "(?:" + "|".join(_enc_str(v) for v in vals) + ")") if vals else None
+            return ([], "(?:" + "|".join(enc_str(v) for v in vals) + ")") if vals else None
         string_keys = {"minLength", "maxLength", "pattern", "format", "$notIn", "$notMatching"}
         if set(flat) - string_keys:
             k = sorted(set(flat) - string_keys)[0]
@@ -1166,11 +1150,6 @@ def _constraint_groups(ty: str, s: dict) -> list[dict]:
     return out
 
 
-def _is_nonintegral_marker(schema: dict, sub) -> bool:
-    """``{"type": "number", "not": {"type": "integer"}}``: the non-integral numbers."""
-    return sub == {"type": "integer"} and schema.get("type") == "number"
-
-
 _UNEVALUATED = {"unevaluatedProperties", "unevaluatedItems"}
 _EVALUATING = {"properties", "additionalProperties", "prefixItems", "items", "contains", "patternProperties"}
 
@@ -1262,8 +1241,7 @@ def _types(x) -> set | None:
     for sub in x.get("allOf", []):
         st = _types(sub)
         if st is not None:
-            st = st | ({"integer"} if "number" in st else set())
-            out = st if out is None else (out & st) | ({"integer"} if "integer" in out | st and ("number" in out or "number" in st) and "integer" in out | st else set()) & (out | st)
+            out = st if out is None else out & st  # both hold integer wherever they hold number
     return out
 
 

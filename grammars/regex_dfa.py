@@ -340,9 +340,6 @@ def _with_lookaheads(body: ByteDFA, checks: list, pattern: str, max_states: int)
 
     def step(state, b):
         s0, states = state
-        if b == 0 and body_acc[s0] and any(st >= 0 and not whole and max(rows[i][0][st]) >= 0
-                                           for i, ((_, whole, _), st) in enumerate(zip(checks, states))):
-            raise _unsupported("lookahead that can look past the end of the token", pattern)
         n0 = body_rows[s0][b]
         if n0 < 0:
             return None
@@ -350,6 +347,10 @@ def _with_lookaheads(body: ByteDFA, checks: list, pattern: str, max_states: int)
         return None if nxt is None else (n0, nxt)
 
     order, table = _explore((0, start), step, pattern, max_states, "lookahead product")
+    for s0, states in order:  # where the token may end, every prefix lookahead must be decided
+        if body_acc[s0] and any(st >= 0 and not whole and max(rows[i][0][st]) >= 0
+                                for i, ((_, whole, _), st) in enumerate(zip(checks, states))):
+            raise _unsupported("lookahead that can look past the end of the token", pattern)
     accepting = np.array([accepts(s0, states) for s0, states in order], dtype=bool)
     return _trimmed(table, accepting, pattern, max_states)
 

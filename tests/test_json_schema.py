@@ -72,6 +72,7 @@ CASES = {
     "format-ipv4": ({"type": "string", "format": "ipv4"}, ["192.168.0.1"], ["RAW:\"256.1.1.1\""]),
     "enum": ({"enum": ["red", 1, None, {"a": [1]}]}, ["red", 1, None, {"a": [1]}, 1.0], ["blue", 2, {"a": [2]}]),
     "const": ({"const": "x"}, ["x"], ["y", 1]),
+    "enum-small-float": ({"enum": [1e-7, "x"]}, [1e-7, "x"], [1e-6, "RAW:1e-07"]),
     "object": ({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
                 "required": ["b"]},
                [{"b": "x"}, {"a": 1, "b": "x"}, {"b": "", "c": [True]}],
