@@ -65,7 +65,7 @@ def timed(fn, device: str):
     return out, time.perf_counter() - start
 
 
-def run_set(model, tok, prompts, table, config, max_new, device) -> dict:
+def run_set(model, tok, prompts, ours_kwargs, max_new, device) -> dict:
     seconds = dict.fromkeys(METHODS, 0.0)
     tokens = dict.fromkeys(METHODS, 0)
     identical = True
@@ -80,8 +80,8 @@ def run_set(model, tok, prompts, table, config, max_new, device) -> dict:
             "pld": lambda: model.generate(**inputs, max_new_tokens=max_new, do_sample=False,
                                           prompt_lookup_num_tokens=10),
             "ours": lambda: model.generate(**inputs, max_new_tokens=max_new, do_sample=False,
-                                           custom_generate=aded_generate, trigram_table=table,
-                                           draft_config=config, draft_stats=stats),
+                                           custom_generate=aded_generate, draft_stats=stats,
+                                           **ours_kwargs),
         }
         outs = {}
         for k in range(3):
@@ -120,7 +120,7 @@ def plain_vs_ours(model, batches: list[dict], plain_kwargs, ours_kwargs, device:
             "groups": len(batches)}
 
 
-def run_constrained(model, tok, prompts, table, config, max_new, device) -> dict:
+def run_constrained(model, tok, prompts, ours_kwargs, max_new, device) -> dict:
     """JSON-grammar greedy: plain constrained ``generate`` against ours (grammar-aware drafts)."""
     compiled = compile_for_tokenizer("json", tok, model=model)
     common = dict(max_new_tokens=max_new, do_sample=False)
@@ -128,18 +128,17 @@ def run_constrained(model, tok, prompts, table, config, max_new, device) -> dict
         model, [chat_inputs(tok, [p], device) for p in prompts],
         lambda: dict(common, logits_processor=[GrammarLogitsProcessor(compiled)]),
         lambda: dict(common, logits_processor=[GrammarLogitsProcessor(compiled)],
-                     custom_generate=aded_generate, trigram_table=table, draft_config=config),
+                     custom_generate=aded_generate, **ours_kwargs),
         device)
 
 
-def run_batch4(model, tok, prompts, table, config, max_new, device) -> dict:
+def run_batch4(model, tok, prompts, ours_kwargs, max_new, device) -> dict:
     """Batches of 4 prompts: plain batched greedy against ours batched."""
     common = dict(max_new_tokens=max_new, do_sample=False)
     groups = [prompts[i:i + 4] for i in range(0, len(prompts) - 3, 4)]
     return plain_vs_ours(
         model, [chat_inputs(tok, g, device) for g in groups], lambda: common,
-        lambda: dict(common, custom_generate=aded_generate, trigram_table=table,
-                     draft_config=config),
+        lambda: dict(common, custom_generate=aded_generate, **ours_kwargs),
         device)
 
 
@@ -150,6 +149,8 @@ def main() -> None:
     parser.add_argument("--dtypes", default=None, help="comma-separated: float32,bfloat16")
     parser.add_argument("--max-nodes", type=int, default=DraftConfig().max_nodes)
     parser.add_argument("--lookup", type=int, default=DraftConfig().lookup, help="context-path tokens")
+    parser.add_argument("--model-layout", action="store_true",
+                        help="verify with the model's own GEMM layout (skinny_linear=False)")
     args = parser.parse_args()
     data = json.loads((DATA / "drafting_prompts.json").read_text())
     corpus = [json.loads(line)["text"] for line in (DATA / "drafting_corpus.jsonl").read_text().splitlines()]
@@ -160,7 +161,8 @@ def main() -> None:
     print_load("start")
     print(f"table corpus: {len(corpus)} answers of the test model to prompts that are not "
           f"benchmark prompts (data/drafting_corpus.jsonl); {count} prompts per set, "
-          f"{max_new} new tokens, device {args.device}, draft tree of {config.max_nodes} nodes")
+          f"{max_new} new tokens, device {args.device}, draft tree of {config.max_nodes} nodes, "
+          f"{'model' if args.model_layout else 'skinny'} GEMM layout")
     results = {}
     for dtype in dtypes:
         model, tok = load_test_model(getattr(torch, dtype))
@@ -170,13 +172,13 @@ def main() -> None:
         model.generate(**warm, max_new_tokens=4, do_sample=False, custom_generate=aded_generate,
                        trigram_table=table.copy())
         model.generate(**warm, max_new_tokens=4, do_sample=False, prompt_lookup_num_tokens=10)
-        per = {name: run_set(model, tok, data[name][:count], table, config, max_new, args.device)
+        ours = dict(trigram_table=table, draft_config=config, skinny_linear=not args.model_layout)
+        per = {name: run_set(model, tok, data[name][:count], ours, max_new, args.device)
                for name in ("grounded", "open")}
         mixed = [p for pair in zip(data["grounded"][:count], data["open"][:count]) for p in pair]
-        per["batch4"] = run_batch4(model, tok, mixed if not args.quick else mixed[:4], table, config,
-                                   max_new, args.device)
+        per["batch4"] = run_batch4(model, tok, mixed if not args.quick else mixed[:4], ours, max_new, args.device)
         per["constrained"] = run_constrained(model, tok, data["constrained_json"][: count if args.quick else None],
-                                             table, config, max_new, args.device)
+                                             ours, max_new, args.device)
         results[dtype] = per
         print(f"\n{dtype}:")
         rows = []
@@ -208,6 +210,8 @@ def main() -> None:
                                  for s in ("grounded", "open", "batch4", "constrained")),
         "dtype": dtypes[0],
         "device": args.device,
+        "skinny_linear": not args.model_layout,
+        "max_nodes": config.max_nodes,
         "per_dtype": {d: {"grounded": round(r["grounded"]["speedup_vs_greedy"], 3),
                           "grounded_vs_pld": round(r["grounded"]["speedup_vs_pld"], 3),
                           "open": round(r["open"]["speedup_vs_greedy"], 3),

@@ -24,7 +24,10 @@ Example:
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -36,6 +39,7 @@ from drafters.search import EMPTY_TREE, merge_paths
 from grammars import GrammarMatcher, TokenRejectedError
 
 from .hf import GrammarLogitsProcessor, forward_with_cache, vocabulary_for
+from .skinny_linear import LayoutChoice, SkinnyLinear
 
 __all__ = ["aded_generate", "build_trigram_table", "constrain_tree", "load_trigram_table",
            "tokenizer_fingerprint"]
@@ -44,6 +48,7 @@ _WARPER_NAMES = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarpe
                  "MinPLogitsWarper", "TypicalLogitsWarper", "EpsilonLogitsWarper",
                  "EtaLogitsWarper", "TopHLogitsWarper")
 _WARPERS = tuple(getattr(hf_generation, n) for n in _WARPER_NAMES if hasattr(hf_generation, n))
+_layout_choices: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> LayoutChoice
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -176,14 +181,18 @@ def _compact(cache: DynamicCache, keep: torch.Tensor) -> torch.Tensor:
 def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, stopping_criteria=None,
                   generation_config=None, synced_gpus: bool = False, streamer=None,
                   trigram_table: TrigramTable | None = None, draft_config: DraftConfig | None = None,
-                  draft_seed: int = 0, draft_stats: dict | None = None, **model_kwargs):
+                  draft_seed: int = 0, draft_stats: dict | None = None, skinny_linear: bool = True,
+                  **model_kwargs):
     """ADED decoding loop for ``model.generate(custom_generate=aded_generate, ...)``.
 
     Extra ``generate`` arguments: ``trigram_table`` (a :class:`drafters.TrigramTable`; it learns
     from every request; an empty one, learning from the context only, if omitted),
-    ``draft_config`` (:class:`drafters.DraftConfig`), ``draft_seed``, and ``draft_stats`` (a dict
+    ``draft_config`` (:class:`drafters.DraftConfig`), ``draft_seed``, ``draft_stats`` (a dict
     that receives ``steps`` (forward passes after the prompt), ``accepted_draft_tokens`` and
-    ``new_tokens``).
+    ``new_tokens``), and ``skinny_linear`` (on a CPU, verification forwards may run under
+    :class:`~decoding.skinny_linear.SkinnyLinear`, another GEMM layout for the trees' few rows,
+    wherever the model's first forwards of that size measured it faster; ``False`` keeps the
+    model's own layout).
     Returns the sequences (prompt included, padded with the pad token after an end of sequence),
     like ``generate``.
     """
@@ -202,6 +211,8 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     dconfig = draft_config or DraftConfig()
     processing = _Processing(logits_processor, bool(config.do_sample))
     model_dtype = next(model.parameters()).dtype
+    layouts = (_layout_choices.setdefault(model, LayoutChoice())
+               if skinny_linear and device.type == "cpu" else None)
     keep_logits = bool(getattr(config, "output_logits", False))
     if keep_logits and batch != 1:
         raise ValueError("aded_generate returns output_logits for batch size 1 only")
@@ -265,8 +276,13 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
         prefixes = (_node_prefixes(rows, host.parents.tolist(), host_tokens)
                     if processing.others else None)
         with torch.inference_mode():
-            logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
-                                        position_ids=position_ids)
+            skinny = layouts is not None and layouts.use_skinny(tb.tokens.numel())
+            start = time.perf_counter()
+            with SkinnyLinear() if skinny else nullcontext():
+                logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
+                                            position_ids=position_ids)
+            if layouts is not None:
+                layouts.record(tb.tokens.numel(), skinny, time.perf_counter() - start)
             choices = processing.choose(prefixes, logits)
             accepted, last, bonus = accept(tb, choices)
         acc = accepted.cpu().numpy()

@@ -5,10 +5,14 @@ select children by PUCT ``W/N + P * sqrt(N_parent) / (1 + N) * (c1 + log((N_pare
 (unvisited children first), expand a leaf with all its successors (prior ``P`` = the successor's
 score normalised over its row), roll out to ``depth`` tokens sampling successors by prior, and back
 up the value ``1 + sum of the rollout's priors`` (the value the paper describes; the reference
-code reads the wrong entry, which makes it about 1 for every path). The most visited paths, each
-extended by the table's best next token(s), are merged into a tree of at most ``max_nodes`` tokens,
-after one more path drafted first: what followed the last 3 (else 2) tokens where they last
-occurred in the context (prompt lookup; ``lookup`` tokens, 0 to turn it off).
+code reads the wrong entry, which makes it about 1 for every path). Each searched node gets a
+likelihood of being accepted: its parent's times its share of the parent's visits (times
+``table_trust``); each leaf is extended by the table's best next token(s). One more candidate path
+comes from the context: what followed the last 3 (else 2, else 1) tokens where they last occurred
+(prompt lookup; ``lookup`` tokens, 0 to turn it off), its k-th token being worth
+``context_first * context_next ** (k - 1)``. The draft is the ``min_nodes`` most likely nodes, and
+any further ones at least ``min_prob`` likely, up to ``max_nodes``: a confident copy makes a long
+tree, a vague guess a short one, since every verified node costs forward time.
 
 The search is Numba code and seeded, so drafts are reproducible; a draft costs tens of
 microseconds, far below one forward pass.
@@ -23,22 +27,32 @@ import numpy as np
 
 from .trigram import TrigramTable, find_row
 
-__all__ = ["DraftTree", "draft_tree", "DraftConfig", "merge_paths"]
+__all__ = ["DraftTree", "draft_tree", "DraftConfig", "likely_prefixes", "merge_paths"]
 
 
 @dataclass(frozen=True)
 class DraftConfig:
-    """Search settings (ADED's defaults, with a smaller tree for CPUs: see the benchmark)."""
+    """Search settings: ADED's search defaults, and a draft of the 3 likeliest nodes, which is
+    what pays on a 2-core CPU (``benchmarks/drafting.py``: a verified row beyond the fourth costs
+    about 8% of a decoding step there). Where verifying more nodes is nearly free (a GPU), raise
+    ``max_nodes``: the nodes beyond ``min_nodes`` are then the ones at least ``min_prob`` likely
+    to be accepted (see :func:`draft_tree`)."""
 
     iterations: int = 150
     depth: int = 3          # tokens the search looks ahead of the root
-    extend: int = 1         # then each path follows the table's best successor this many tokens
-    lookup: int = 8         # context path: the tokens that followed the last n-gram's previous use
-    top_paths: int = 24
-    max_nodes: int = 16     # draft tokens verified per step and sequence
+    extend: int = 1         # then each leaf follows the table's best successor this many tokens
+    lookup: int = 16        # context path: the tokens that followed the last n-gram's previous use
+    min_nodes: int = 3      # draft tokens always verified (when there are candidates)
+    max_nodes: int = 3      # at most, per step and sequence (raise it on a GPU, e.g. to 32)
+    min_prob: float = 0.25  # beyond min_nodes, only nodes at least this likely to be accepted
     max_batch_nodes: int = 32  # and for all sequences of a batch together (split evenly)
     c1: float = 32.0
     c2: float = 8.0
+    # a node's likelihood: the product over its path of these conditional estimates
+    context_first: float = 0.75  # the context path's first token (after a 2- or 3-token match)
+    context_unigram: float = 0.2  # the same after a 1-token match
+    context_next: float = 0.9    # each further one
+    table_trust: float = 0.8     # times a search node's share of its parent's visits
 
     def for_batch(self, rows: int) -> "DraftConfig":
         """The settings for one of ``rows`` sequences drafted together."""
@@ -182,11 +196,12 @@ def _mcts(key_a, key_b, succ, score, a0, b0, iterations, depth, c1, c2, seed):
 
 
 @numba.njit(cache=True)
-def context_continuation(tokens: np.ndarray, max_len: int) -> np.ndarray:
+def context_continuation(tokens: np.ndarray, max_len: int) -> tuple[np.ndarray, int]:
     """The tokens that followed the most recent earlier occurrence of the context's last three
-    (else two) tokens, up to ``max_len`` of them (prompt lookup over the context)."""
+    (else two, else one) tokens, up to ``max_len`` of them (prompt lookup over the context), and
+    how many tokens matched (0: no occurrence)."""
     n = len(tokens)
-    for size in (3, 2):
+    for size in (3, 2, 1):
         if n <= size:
             continue
         for start in range(n - size - 1, -1, -1):
@@ -197,57 +212,80 @@ def context_continuation(tokens: np.ndarray, max_len: int) -> np.ndarray:
                     break
             if same:
                 begin = start + size
-                return tokens[begin:min(begin + max_len, n)].copy()
-    return tokens[:0].copy()
+                return tokens[begin:min(begin + max_len, n)].copy(), size
+    return tokens[:0].copy(), 0
 
 
 def draft_tree(table: TrigramTable, previous: int, root: int, config: DraftConfig = DraftConfig(),
                seed: int = 0, context: np.ndarray | None = None) -> DraftTree:
-    """The draft tree after the tokens ``previous, root`` (``root`` is already chosen). With
-    ``context`` (the sequence so far, ending with ``previous, root``), the continuation of the
-    last n-gram's previous occurrence in it is drafted first (``config.lookup`` tokens).
+    """The draft tree after the tokens ``previous, root`` (``root`` is already chosen): the draft
+    tokens most likely to be accepted, each node's likelihood being the product of its path's
+    conditional estimates (see :class:`DraftConfig`). With ``context`` (the sequence so far, ending
+    with ``previous, root``), the continuation of the last n-gram's previous occurrence in it is a
+    candidate path too (``config.lookup`` tokens).
 
     Example:
         >>> from drafters.trigram import TrigramTable
         >>> table = TrigramTable.from_token_ids([[1, 2, 3, 4, 5, 6]] * 3 + [[1, 2, 3, 9]], "toy")
-        >>> tree = draft_tree(table, 1, 2)
+        >>> tree = draft_tree(table, 1, 2)  # the 3 likeliest nodes
         >>> tree.tokens.tolist(), tree.parents.tolist()
-        ([3, 4, 5, 6, 9], [-1, 0, 1, 2, 0])
+        ([3, 4, 5], [-1, 0, 1])
+        >>> [(path, round(p, 2)) for path, p in likely_prefixes(table, 1, 2)][-2:]
+        [((3, 4, 5, 6), 0.3), ((3, 9), 0.16)]
+        >>> draft_tree(table, 1, 2, DraftConfig(max_nodes=8)).tokens.tolist()  # 0.25 likely or more
+        [3, 4, 5, 6]
     """
     if config.max_nodes <= 0:
         return EMPTY_TREE
-    paths: list[tuple[int, ...]] = []
-    seen = set()
+    chosen = []
+    for prefix, p in likely_prefixes(table, previous, root, config, seed, context):
+        if len(chosen) >= config.max_nodes or (len(chosen) >= config.min_nodes and p < config.min_prob):
+            break
+        chosen.append(prefix)
+    return merge_paths(chosen, config.max_nodes)
+
+
+def likely_prefixes(table: TrigramTable, previous: int, root: int, config: DraftConfig = DraftConfig(),
+                    seed: int = 0, context: np.ndarray | None = None) -> list[tuple[tuple[int, ...], float]]:
+    """Every candidate draft (a token prefix after ``root``) with its likelihood of being accepted,
+    most likely first; a prefix's parent always comes before it (see :func:`draft_tree`)."""
+    likely: dict[tuple[int, ...], float] = {}
     if context is not None and config.lookup > 0:
-        copied = tuple(context_continuation(np.asarray(context, dtype=np.int64), config.lookup).tolist())
-        if copied:
-            paths.append(copied)
-            seen.add(copied)
+        copied, size = context_continuation(np.asarray(context, dtype=np.int64), config.lookup)
+        path = copied.tolist()
+        p = 1.0
+        for d in range(len(path)):
+            p *= config.context_next if d else (config.context_first if size > 1 else config.context_unigram)
+            likely[tuple(path[:d + 1])] = p
     tokens, parent, visits, keys_a = _mcts(table.key_a, table.key_b, table.succ, table.score,
                                            int(previous), int(root), int(config.iterations),
                                            int(config.depth), float(config.c1), float(config.c2),
                                            int(seed))
-    order = np.argsort(-visits[1:], kind="stable")[: config.top_paths] + 1
-    for node in order.tolist():
-        path = []
-        k = node
-        while k > 0:
-            path.append(int(tokens[k]))
-            k = int(parent[k])
-        path.reverse()
-        # extend by the table's best next tokens after the path's last two tokens
-        a, b = int(keys_a[node]), int(tokens[node])
-        for _ in range(config.extend):
-            nxt, _ = table.successors(a, b)
-            if not len(nxt):
-                break
-            a, b = b, int(nxt[0])
-            path.append(b)
-        key = tuple(path)
-        if key not in seen:
-            seen.add(key)
-            paths.append(key)
-    return merge_paths(paths, config.max_nodes)
+    prob = np.zeros(len(tokens))
+    prob[0] = 1.0
+    prefixes: dict[int, tuple[int, ...]] = {0: ()}
+    has_child = np.zeros(len(tokens), dtype=bool)
+    visited = np.flatnonzero(visits > 0)[1:]  # arena order: parents before children
+    has_child[parent[visited]] = True
+    for node in visited.tolist():
+        up = int(parent[node])
+        prob[node] = prob[up] * visits[node] / visits[up] * config.table_trust
+        prefix = prefixes[up] + (int(tokens[node]),)
+        prefixes[node] = prefix
+        likely[prefix] = max(likely.get(prefix, 0.0), float(prob[node]))
+        if not has_child[node]:  # a leaf: follow the table's best successors
+            a, b, p = int(keys_a[node]), int(tokens[node]), float(prob[node])
+            for _ in range(config.extend):
+                nxt, score = table.successors(a, b)
+                if not len(nxt):
+                    break
+                p *= float(score[0] / score.sum()) * config.table_trust
+                if p < config.min_prob:
+                    break
+                a, b = b, int(nxt[0])
+                prefix = prefix + (b,)
+                likely[prefix] = max(likely.get(prefix, 0.0), p)
+    return sorted(likely.items(), key=lambda kv: (-kv[1], len(kv[0])))
 
 
 def merge_paths(paths: list[tuple[int, ...]], max_nodes: int) -> DraftTree:

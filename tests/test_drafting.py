@@ -97,19 +97,66 @@ def test_context_path_copies_what_followed_the_last_ngram():
     from drafters.search import context_continuation
 
     ctx = np.array([5, 1, 2, 3, 4, 9, 9, 1, 2, 3, 7, 8, 1, 2, 3])
-    assert context_continuation(ctx, 4).tolist() == [7, 8, 1, 2]  # the latest earlier "1 2 3"
-    assert context_continuation(np.array([1, 2, 6, 1, 2]), 3).tolist() == [6, 1, 2]  # bigram match
-    assert context_continuation(np.array([1, 2, 3]), 3).tolist() == []
+    copied, size = context_continuation(ctx, 4)
+    assert copied.tolist() == [7, 8, 1, 2] and size == 3  # the latest earlier "1 2 3"
+    copied, size = context_continuation(np.array([1, 2, 6, 1, 2]), 3)
+    assert copied.tolist() == [6, 1, 2] and size == 2  # bigram match
+    copied, size = context_continuation(np.array([4, 9, 5, 4]), 3)
+    assert copied.tolist() == [9, 5, 4] and size == 1  # one-token match
+    copied, size = context_continuation(np.array([1, 2, 3]), 3)
+    assert copied.tolist() == [] and size == 0
     table = TrigramTable("toy")
     tree = draft_tree(table, 2, 3, DraftConfig(max_nodes=3), context=ctx)
     assert tree.tokens.tolist() == [7, 8, 1] and tree.parents.tolist() == [-1, 0, 1]
 
 
+def test_draft_keeps_the_likely_nodes_only():
+    from dataclasses import replace
+
+    table = TrigramTable("toy")  # empty: the context path is the only candidate
+    ctx = np.array(list(range(100, 130)) + [7, 8] + list(range(100, 102)))
+    config = DraftConfig(max_nodes=16, min_nodes=2)
+    # the copied path's k-th token is worth context_first * context_next ** (k - 1)
+    likely = [k for k in range(1, 17)
+              if config.context_first * config.context_next ** (k - 1) >= config.min_prob]
+    tree = draft_tree(table, 100, 101, config, context=ctx)
+    assert tree.tokens.tolist() == list(range(102, 102 + len(likely)))
+    assert 2 < len(tree) < 16
+    assert len(draft_tree(table, 100, 101, replace(config, min_prob=1.0), context=ctx)) == 2
+    assert len(draft_tree(table, 100, 101, replace(config, min_prob=0.0), context=ctx)) == 16
+    # a table row splits its parent's likelihood by visits: 9 of 10 continuations are 5
+    table = TrigramTable.from_token_ids([[1, 2, 5]] * 9 + [[1, 2, 6]], "toy")
+    tree = draft_tree(table, 1, 2, DraftConfig(min_nodes=1, min_prob=0.5, extend=0))
+    assert tree.tokens.tolist() == [5]
+
+
+def test_layout_choice_keeps_the_faster_layout_per_size():
+    from decoding.skinny_linear import LayoutChoice
+
+    choice = LayoutChoice(trials=2)
+    seen = []
+    for _ in range(4):  # two timed forwards of each layout, alternating
+        skinny = choice.use_skinny(6)
+        seen.append(skinny)
+        choice.record(6, skinny, 0.01 if skinny else 0.02)
+    assert sorted(seen) == [False, False, True, True]
+    assert choice.use_skinny(6) is True
+    for _ in range(4):
+        skinny = choice.use_skinny(9)
+        choice.record(9, skinny, 0.03 if skinny else 0.02)
+    assert choice.use_skinny(9) is False and choice.use_skinny(6) is True
+
+
 # -- verification ----------------------------------------------------------------------------------
 
 
-def test_tree_attention_logits_equal_each_prefix_run_alone(model_and_tokenizer):
+@pytest.mark.parametrize("skinny", [False, True])
+def test_tree_attention_logits_equal_each_prefix_run_alone(model_and_tokenizer, skinny):
+    from contextlib import nullcontext
+
     from transformers import DynamicCache
+
+    from decoding.skinny_linear import SkinnyLinear
 
     model, tok = model_and_tokenizer
     prompt = tok("The quick brown fox jumps over the", return_tensors="pt")["input_ids"]
@@ -124,8 +171,9 @@ def test_tree_attention_logits_equal_each_prefix_run_alone(model_and_tokenizer):
         past = prompt.shape[1]
         allowed = torch.cat([torch.ones(1, n, past, dtype=torch.bool), batch.ancestors], dim=2)
         mask = torch.zeros(allowed.shape).masked_fill_(~allowed, torch.finfo(torch.float32).min)
-        logits = model(batch.tokens, cache=cache, attention_mask=mask[:, None],
-                       position_ids=past + batch.depths).logits[0]
+        with SkinnyLinear() if skinny else nullcontext():  # the tree's 6 rows in the other layout
+            logits = model(batch.tokens, cache=cache, attention_mask=mask[:, None],
+                           position_ids=past + batch.depths).logits[0]
         for i in range(n):
             path = []
             j = i
