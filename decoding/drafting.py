@@ -39,7 +39,7 @@ from drafters.search import EMPTY_TREE, merge_paths
 from grammars import GrammarMatcher, TokenRejectedError
 
 from .hf import GrammarLogitsProcessor, forward_with_cache, vocabulary_for
-from .skinny_linear import LayoutChoice, SkinnyLinear
+from .skinny_linear import LayoutChoice, skinny_layout, skinny_rows
 
 __all__ = ["aded_generate", "build_trigram_table", "constrain_tree", "load_trigram_table",
            "tokenizer_fingerprint"]
@@ -189,10 +189,9 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     from every request; an empty one, learning from the context only, if omitted),
     ``draft_config`` (:class:`drafters.DraftConfig`), ``draft_seed``, ``draft_stats`` (a dict
     that receives ``steps`` (forward passes after the prompt), ``accepted_draft_tokens`` and
-    ``new_tokens``), and ``skinny_linear`` (on a CPU, verification forwards may run under
-    :class:`~decoding.skinny_linear.SkinnyLinear`, another GEMM layout for the trees' few rows,
-    wherever the model's first forwards of that size measured it faster; ``False`` keeps the
-    model's own layout).
+    ``new_tokens``), and ``skinny_linear`` (on a CPU, the model's linear layers may verify the
+    trees' few rows in another GEMM layout, :mod:`decoding.skinny_linear`, for the sizes where
+    the first forwards measured it faster; ``False`` keeps the model's own layout).
     Returns the sequences (prompt included, padded with the pad token after an end of sequence),
     like ``generate``.
     """
@@ -254,53 +253,54 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     for b in range(batch):
         commit(b, [first[b]])
 
-    while any(active):
-        trees = []
-        row_config = dconfig.for_batch(sum(active))
-        for b in range(batch):
-            r = rows[b]
-            if active[b] and len(r) - starts[b] >= 2:
-                tree = draft_tree(table, r[-2], r[-1], row_config, seed=draft_seed + steps * batch + b,
-                                  context=np.asarray(r[starts[b]:], dtype=np.int64))
-                trees.append(processing.constrain(tree, r, row_config.max_nodes))
-            else:
-                trees.append(EMPTY_TREE)
-        host = tree_inputs([r[-1] for r in rows], trees, pad_token=pad)
-        tb = host.to(device)
-        n = tb.tokens.shape[1]
-        allowed = torch.cat([valid[:, None, :].expand(-1, n, -1), tb.ancestors], dim=2)
-        mask = torch.zeros(allowed.shape, dtype=model_dtype, device=device)
-        mask.masked_fill_(~allowed, torch.finfo(model_dtype).min)
-        position_ids = valid.sum(dim=1, keepdim=True) + tb.depths
-        host_tokens = host.tokens.tolist()
-        prefixes = (_node_prefixes(rows, host.parents.tolist(), host_tokens)
-                    if processing.others else None)
-        with torch.inference_mode():
-            skinny = layouts is not None and layouts.use_skinny(tb.tokens.numel())
-            start = time.perf_counter()
-            with SkinnyLinear() if skinny else nullcontext():
-                logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
-                                            position_ids=position_ids)
-            if layouts is not None:
-                layouts.record(tb.tokens.numel(), skinny, time.perf_counter() - start)
-            choices = processing.choose(prefixes, logits)
-            accepted, last, bonus = accept(tb, choices)
-        acc = accepted.cpu().numpy()
-        bonus_host = bonus.tolist()
-        for b in range(batch):
-            if not active[b]:
-                continue
-            nodes = [int(i) for i in np.flatnonzero(acc[b][1:]) + 1]  # the chain, root first
-            accepted_total += len(nodes)
-            before = len(rows[b])
-            commit(b, [host_tokens[b][i] for i in nodes] + [bonus_host[b]])
-            if keep_logits:  # token k was chosen at the root or at accepted node k-1
-                chosen_at = [0] + nodes
-                raw_logits.extend(logits[b, i:i + 1].float().clone()
-                                  for i in chosen_at[: len(rows[b]) - before])
-        keep = torch.cat([valid, accepted], dim=1)
-        valid = _compact(cache, keep)
-        steps += 1
+    with skinny_layout(model) if layouts is not None else nullcontext():
+        while any(active):
+            trees = []
+            row_config = dconfig.for_batch(sum(active))
+            for b in range(batch):
+                r = rows[b]
+                if active[b] and len(r) - starts[b] >= 2:
+                    tree = draft_tree(table, r[-2], r[-1], row_config, seed=draft_seed + steps * batch + b,
+                                      context=np.asarray(r[starts[b]:], dtype=np.int64))
+                    trees.append(processing.constrain(tree, r, row_config.max_nodes))
+                else:
+                    trees.append(EMPTY_TREE)
+            host = tree_inputs([r[-1] for r in rows], trees, pad_token=pad)
+            tb = host.to(device)
+            n = tb.tokens.shape[1]
+            allowed = torch.cat([valid[:, None, :].expand(-1, n, -1), tb.ancestors], dim=2)
+            mask = torch.zeros(allowed.shape, dtype=model_dtype, device=device)
+            mask.masked_fill_(~allowed, torch.finfo(model_dtype).min)
+            position_ids = valid.sum(dim=1, keepdim=True) + tb.depths
+            host_tokens = host.tokens.tolist()
+            prefixes = (_node_prefixes(rows, host.parents.tolist(), host_tokens)
+                        if processing.others else None)
+            with torch.inference_mode():
+                skinny = layouts is not None and layouts.use_skinny(tb.tokens.numel())
+                start = time.perf_counter()
+                with skinny_rows() if skinny else nullcontext():
+                    logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
+                                                position_ids=position_ids)
+                if layouts is not None:
+                    layouts.record(tb.tokens.numel(), skinny, time.perf_counter() - start)
+                choices = processing.choose(prefixes, logits)
+                accepted, last, bonus = accept(tb, choices)
+            acc = accepted.cpu().numpy()
+            bonus_host = bonus.tolist()
+            for b in range(batch):
+                if not active[b]:
+                    continue
+                nodes = [int(i) for i in np.flatnonzero(acc[b][1:]) + 1]  # the chain, root first
+                accepted_total += len(nodes)
+                before = len(rows[b])
+                commit(b, [host_tokens[b][i] for i in nodes] + [bonus_host[b]])
+                if keep_logits:  # token k was chosen at the root or at accepted node k-1
+                    chosen_at = [0] + nodes
+                    raw_logits.extend(logits[b, i:i + 1].float().clone()
+                                      for i in chosen_at[: len(rows[b]) - before])
+            keep = torch.cat([valid, accepted], dim=1)
+            valid = _compact(cache, keep)
+            steps += 1
     if streamer is not None:
         streamer.end()
     width = max(len(r) for r in rows)

@@ -5,61 +5,95 @@ matrix. ``torch.nn.functional.linear`` computes ``X @ Wᵀ``; some BLAS builds p
 for that when X has few rows and are several times faster on the same product written as
 ``(W @ Xᵀ)ᵀ`` (MKL on an AMD EPYC, measured: SmolLM2's 49152×576 LM head at 2 to 8 rows takes
 2-6× longer as ``X @ Wᵀ``; one row is a matrix-vector product either way, so plain one-token
-decoding is unaffected). :class:`SkinnyLinear` is a thread-local torch function mode: inside it,
-``F.linear`` on a CPU input of 2 to ``max_rows`` rows is computed as ``(W @ Xᵀ)ᵀ``. The two
-layouts compute the same dot products and differ only in float rounding. Whether the mode pays
+decoding is unaffected). The two layouts compute the same dot products and differ only in float
+rounding.
+
+:func:`skinny_layout` binds a forward to the model's ``nn.Linear`` layers for the duration of a
+``with`` block; it computes ``(W @ Xᵀ)ᵀ`` for CPU inputs of 2 to ``MAX_ROWS`` rows, but only in
+a thread inside :func:`skinny_rows`; anywhere else it is ``F.linear``. Whether the layout pays
 off depends on the machine and the row count, so :class:`LayoutChoice` measures it on the real
 forwards.
 """
 
 from __future__ import annotations
 
+import threading
+import types
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
-__all__ = ["LayoutChoice", "SkinnyLinear"]
+__all__ = ["LayoutChoice", "MAX_ROWS", "skinny_layout", "skinny_rows"]
+
+MAX_ROWS = 64
+_local = threading.local()
+_lock = threading.Lock()
+_users: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> threads inside
 
 
-class SkinnyLinear(TorchFunctionMode):
-    """Inside this mode, CPU ``F.linear`` calls with 2 to ``max_rows`` rows compute ``(W @ Xᵀ)ᵀ``.
+def _forward(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    if getattr(_local, "on", False) and x.device.type == "cpu" and x.dim() >= 2:
+        rows = x.numel() // x.shape[-1]
+        if 2 <= rows <= MAX_ROWS:
+            y = torch.mm(layer.weight, x.reshape(rows, x.shape[-1]).t()).t()
+            if layer.bias is not None:
+                y = y + layer.bias
+            return y.reshape(*x.shape[:-1], layer.weight.shape[0])
+    return F.linear(x, layer.weight, layer.bias)
+
+
+def _plain_linears(model: torch.nn.Module) -> list[torch.nn.Linear]:
+    return [m for m in model.modules() if type(m) is torch.nn.Linear]
+
+
+@contextmanager
+def skinny_layout(model: torch.nn.Module) -> Iterator[None]:
+    """While inside, ``model``'s ``nn.Linear`` layers can use the other layout (see
+    :func:`skinny_rows`); afterwards they are as they were. Threads may nest and overlap.
 
     Example:
-        >>> layer = torch.nn.Linear(64, 256)
+        >>> model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.Linear(256, 8))
         >>> x = torch.randn(4, 64)
-        >>> with torch.inference_mode(), SkinnyLinear():
-        ...     y = layer(x)
-        >>> torch.allclose(y, layer(x), atol=1e-5)
-        True
+        >>> with torch.inference_mode(), skinny_layout(model), skinny_rows():
+        ...     y = model(x)
+        >>> torch.allclose(y, model(x), atol=1e-5), "forward" in vars(model[0])
+        (True, False)
     """
+    with _lock:
+        if _users.get(model, 0) == 0:
+            for layer in _plain_linears(model):
+                layer.forward = types.MethodType(_forward, layer)
+        _users[model] = _users.get(model, 0) + 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _users[model] -= 1
+            if _users[model] == 0:
+                for layer in _plain_linears(model):
+                    if "forward" in vars(layer):
+                        del layer.forward
 
-    def __init__(self, max_rows: int = 64):
-        super().__init__()
-        self.max_rows = max_rows
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func is F.linear:
-            out = self._linear(*args, **(kwargs or {}))
-            if out is not None:
-                return out
-        return func(*args, **(kwargs or {}))
-
-    def _linear(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None):
-        if x.device.type != "cpu" or weight.dim() != 2 or x.dim() < 2:
-            return None
-        rows = x.numel() // x.shape[-1]
-        if not 2 <= rows <= self.max_rows:
-            return None
-        y = torch.mm(weight, x.reshape(rows, x.shape[-1]).t()).t()
-        if bias is not None:
-            y = y + bias
-        return y.reshape(*x.shape[:-1], weight.shape[0])
+@contextmanager
+def skinny_rows() -> Iterator[None]:
+    """In this thread, while inside, layers under :func:`skinny_layout` compute few-row inputs
+    as ``(W @ Xᵀ)ᵀ``."""
+    before = getattr(_local, "on", False)
+    _local.on = True
+    try:
+        yield
+    finally:
+        _local.on = before
 
 
 class LayoutChoice:
-    """Per input size, whether forwards run faster under :class:`SkinnyLinear`: the first
-    ``trials`` forwards of each size with and without it (alternating) are timed, then the faster
-    (by its best time) is kept.
+    """Per input size, whether forwards run faster under :func:`skinny_rows`: the first ``trials``
+    forwards of each size with and without it (alternating) are timed, then the faster (by its
+    best time) is kept.
 
     Example:
         >>> choice = LayoutChoice(trials=1)

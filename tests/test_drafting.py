@@ -156,7 +156,7 @@ def test_tree_attention_logits_equal_each_prefix_run_alone(model_and_tokenizer, 
 
     from transformers import DynamicCache
 
-    from decoding.skinny_linear import SkinnyLinear
+    from decoding.skinny_linear import skinny_layout, skinny_rows
 
     model, tok = model_and_tokenizer
     prompt = tok("The quick brown fox jumps over the", return_tensors="pt")["input_ids"]
@@ -171,7 +171,7 @@ def test_tree_attention_logits_equal_each_prefix_run_alone(model_and_tokenizer, 
         past = prompt.shape[1]
         allowed = torch.cat([torch.ones(1, n, past, dtype=torch.bool), batch.ancestors], dim=2)
         mask = torch.zeros(allowed.shape).masked_fill_(~allowed, torch.finfo(torch.float32).min)
-        with SkinnyLinear() if skinny else nullcontext():  # the tree's 6 rows in the other layout
+        with skinny_layout(model), (skinny_rows() if skinny else nullcontext()):  # 6 rows
             logits = model(batch.tokens, cache=cache, attention_mask=mask[:, None],
                            position_ids=past + batch.depths).logits[0]
         for i in range(n):
@@ -182,6 +182,7 @@ def test_tree_attention_logits_equal_each_prefix_run_alone(model_and_tokenizer, 
                 j = int(batch.parents[0, j])
             alone = model(torch.cat([prompt, torch.tensor([path[::-1]])], dim=1)).logits[0, -1]
             assert torch.allclose(logits[i], alone, atol=1e-3), i
+    assert not any("forward" in vars(m) for m in model.modules())  # the layers are as they were
 
 
 @pytest.mark.parametrize("batch_size,max_new", [(1, 8), (1, 40), (3, 24), (2, 48)])
