@@ -165,24 +165,28 @@ def _node_prefixes(rows: list[list[int]], parents: list[list[int]],
     return out
 
 
-def _compact(cache: DynamicCache, valid: torch.Tensor, accepted: torch.Tensor) -> torch.Tensor:
-    """Keep the ``valid`` cache positions and the ``accepted`` tree nodes of each row, left-padded;
-    returns the new validity mask. When every row accepted as many nodes (always at batch 1), only
-    the tree's part of the cache moves; otherwise the rows are re-padded."""
+def _compact(cache: DynamicCache, valid: torch.Tensor, accepted: torch.Tensor,
+             accepted_host: np.ndarray) -> torch.Tensor:
+    """Keep the ``valid`` cache positions and the ``accepted`` tree nodes of each row (also given
+    as a host copy, so deciding how costs no device sync), left-padded; returns the new validity
+    mask. When every row accepted as many nodes (always at batch 1), only the tree's part of the
+    cache moves; otherwise the rows are re-padded."""
     past = valid.shape[1]
-    counts = accepted.sum(dim=1)
-    if bool((counts == counts[0]).all()):
+    counts = accepted_host.sum(axis=1)
+    if (counts == counts[0]).all():
         m = int(counts[0])
-        chain_first = bool(accepted[:, :m].all())  # the accepted nodes are already in place
-        order = torch.argsort((~accepted).to(torch.int8), dim=1, stable=True)[:, :m]
+        order = None
+        if not accepted_host[:, :m].all():  # else the accepted nodes are already in place
+            host_order = np.argsort(~accepted_host, axis=1, kind="stable")[:, :m]
+            order = torch.as_tensor(host_order).to(valid.device)
         for layer in cache.layers:
             for name in ("keys", "values"):
                 t = getattr(layer, name)
-                if not chain_first:
+                if order is not None:
                     idx = order[:, None, :, None].expand(-1, t.shape[1], -1, t.shape[3])
                     t[:, :, past:past + m] = torch.gather(t[:, :, past:], 2, idx)
                 setattr(layer, name, t[:, :, :past + m])
-        return torch.cat([valid, accepted[:, :m] | True], dim=1)
+        return torch.cat([valid, torch.ones_like(accepted[:, :m])], dim=1)
     keep = torch.cat([valid, accepted], dim=1)
     width = int(keep.sum(dim=1).max())
     order = torch.argsort(keep.to(torch.int8), dim=1, stable=True)[:, -width:]
@@ -314,7 +318,7 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
                     raw_logits.extend(logits[b, i:i + 1].float().clone()
                                       for i in chosen_at[: len(rows[b]) - before])
             with torch.inference_mode():
-                valid = _compact(cache, valid, accepted)
+                valid = _compact(cache, valid, accepted, acc)
             steps += 1
     if streamer is not None:
         streamer.end()

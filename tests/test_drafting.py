@@ -130,6 +130,31 @@ def test_draft_keeps_the_likely_nodes_only():
     assert tree.tokens.tolist() == [5]
 
 
+def test_skinny_layout_is_scoped_to_its_thread_and_block():
+    import threading
+
+    from decoding.skinny_linear import skinny_layout, skinny_rows
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 48), torch.nn.Linear(48, 16, bias=False))
+    x = torch.randn(5, 32)
+    plain = model(x)
+    skinny_first = torch.mm(model[0].weight, x.t()).t() + model[0].bias
+    other_thread = {}
+    with torch.inference_mode(), skinny_layout(model):
+        worker = threading.Thread(target=lambda: other_thread.update(y=model[0](x)))
+        with skinny_rows():
+            assert torch.equal(model[0](x), skinny_first)  # the other layout, exactly
+            worker.start()
+            worker.join()
+            assert torch.allclose(model(x), plain, atol=1e-5)
+            one_row = torch.nn.functional.linear(x[:1], model[0].weight, model[0].bias)
+            assert torch.equal(model[0](x[:1]), one_row)  # one row: F.linear as ever
+        assert torch.equal(model(x), plain)  # outside skinny_rows: F.linear
+    assert torch.equal(other_thread["y"], torch.nn.functional.linear(x, model[0].weight, model[0].bias))
+    assert not any("forward" in vars(m) for m in model.modules())
+
+
 def test_layout_choice_keeps_the_faster_layout_per_size():
     from decoding.skinny_linear import LayoutChoice
 
