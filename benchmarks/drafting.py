@@ -9,12 +9,13 @@ and JSON-grammar greedy: plain ``generate`` with :class:`GrammarLogitsProcessor`
 the same processor (grammar-aware drafting), on 6 JSON prompts.
 
 The tri-gram table is built from ``data/drafting_corpus.jsonl``: the test model's own greedy answers
-to 50 other prompts (``benchmarks/make_drafting_corpus.py``; none of the benchmark prompts), and it
+to 200 other prompts (``benchmarks/make_drafting_corpus.py``; none of the benchmark prompts), and it
 keeps learning from every request of the run, as it would in use.
 
     python benchmarks/drafting.py                 # fp32 and bf16, 24 prompts, 128 new tokens
     python benchmarks/drafting.py --quick         # fp32, 8 prompts, 64 new tokens
-    python benchmarks/drafting.py --device cuda   # the same on a GPU
+    python benchmarks/drafting.py --device cuda --max-nodes 32   # on a GPU, with bigger trees
+    python benchmarks/drafting.py --model-layout  # verify without decoding/skinny_linear.py's layout
 
 Speedups are ratios of summed wall times over a set (every method generates the same tokens when
 outputs are identical). The last line is JSON with ``speedup_vs_greedy_grounded``,
