@@ -295,13 +295,15 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
             prefixes = (_node_prefixes(rows, host.parents.tolist(), host_tokens)
                         if processing.others else None)
             with torch.inference_mode():
-                skinny = layouts is not None and layouts.use_skinny(tb.tokens.numel())
+                rows_in = tb.tokens.numel()
+                timed = layouts is not None and rows_in >= 2  # one row: a GEMV either way
+                skinny = timed and layouts.use_skinny(rows_in)
                 start = time.perf_counter()
                 with skinny_rows() if skinny else nullcontext():
                     logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
                                                 position_ids=position_ids)
-                if layouts is not None:
-                    layouts.record(tb.tokens.numel(), skinny, time.perf_counter() - start)
+                if timed:
+                    layouts.record(rows_in, skinny, time.perf_counter() - start)
                 choices = processing.choose(prefixes, logits)
                 accepted, last, bonus = accept(tb, choices)
             acc = accepted.cpu().numpy()

@@ -33,8 +33,8 @@ __all__ = ["DraftTree", "draft_tree", "DraftConfig", "likely_prefixes", "merge_p
 @dataclass(frozen=True)
 class DraftConfig:
     """Search settings: ADED's search defaults, and a draft of the 3 likeliest nodes, which is
-    what pays on a 2-core CPU (``benchmarks/drafting.py``: a verified row beyond the fourth costs
-    about 8% of a decoding step there). Where verifying more nodes is nearly free (a GPU), raise
+    what pays on a 2-core CPU (``benchmarks/drafting.py``; there, a forward of the root and 3 nodes
+    costs about one decoding step, and each further row about a tenth of one more). Where verifying more nodes is nearly free (a GPU), raise
     ``max_nodes``: the nodes beyond ``min_nodes`` are then the ones at least ``min_prob`` likely
     to be accepted (see :func:`draft_tree`)."""
 
