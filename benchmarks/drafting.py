@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -148,7 +149,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fp32, 8 prompts, 64 new tokens")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtypes", default=None, help="comma-separated: float32,bfloat16")
-    parser.add_argument("--max-nodes", type=int, default=DraftConfig().max_nodes)
+    parser.add_argument("--max-nodes", type=int, default=None,
+                        help="draft nodes per step (default: DraftConfig.for_model)")
     parser.add_argument("--lookup", type=int, default=DraftConfig().lookup, help="context-path tokens")
     parser.add_argument("--model-layout", action="store_true",
                         help="verify with the model's own GEMM layout (skinny_linear=False)")
@@ -158,12 +160,17 @@ def main() -> None:
     count = 4 if args.quick else len(data["grounded"])
     max_new = 64 if args.quick else 128
     dtypes = (args.dtypes or ("float32" if args.quick else "float32,bfloat16")).split(",")
-    config = DraftConfig(max_nodes=args.max_nodes, lookup=args.lookup)
+    configs = {}
+    for dtype in dtypes:
+        default = DraftConfig.for_model(torch.device(args.device).type, dtype)
+        configs[dtype] = replace(default, lookup=args.lookup,
+                                 max_nodes=args.max_nodes or default.max_nodes)
     print_load("start")
     print(f"table corpus: {len(corpus)} answers of the test model to prompts that are not "
           f"benchmark prompts (data/drafting_corpus.jsonl); {count} prompts per set, "
-          f"{max_new} new tokens, device {args.device}, draft tree of {config.max_nodes} nodes, "
-          f"{'model' if args.model_layout else 'skinny'} GEMM layout")
+          f"{max_new} new tokens, device {args.device}, draft trees of "
+          + ", ".join(f"{c.max_nodes} nodes ({d})" for d, c in configs.items())
+          + f", {'model' if args.model_layout else 'skinny'} GEMM layout")
     results = {}
     for dtype in dtypes:
         model, tok = load_test_model(getattr(torch, dtype))
@@ -173,13 +180,14 @@ def main() -> None:
         model.generate(**warm, max_new_tokens=4, do_sample=False, custom_generate=aded_generate,
                        trigram_table=table.copy())
         model.generate(**warm, max_new_tokens=4, do_sample=False, prompt_lookup_num_tokens=10)
-        ours = dict(trigram_table=table, draft_config=config, skinny_linear=not args.model_layout)
+        ours = dict(trigram_table=table, draft_config=configs[dtype], skinny_linear=not args.model_layout)
         per = {name: run_set(model, tok, data[name][:count], ours, max_new, args.device)
                for name in ("grounded", "open")}
         mixed = [p for pair in zip(data["grounded"][:count], data["open"][:count]) for p in pair]
-        per["batch4"] = run_batch4(model, tok, mixed if not args.quick else mixed[:4], ours, max_new, args.device)
-        per["constrained"] = run_constrained(model, tok, data["constrained_json"][: count if args.quick else None],
-                                             ours, max_new, args.device)
+        per["batch4"] = run_batch4(model, tok, mixed[:4] if args.quick else mixed, ours, max_new,
+                                   args.device)
+        json_prompts = data["constrained_json"][: count if args.quick else None]
+        per["constrained"] = run_constrained(model, tok, json_prompts, ours, max_new, args.device)
         results[dtype] = per
         print(f"\n{dtype}:")
         rows = []
@@ -212,7 +220,7 @@ def main() -> None:
         "dtype": dtypes[0],
         "device": args.device,
         "skinny_linear": not args.model_layout,
-        "max_nodes": config.max_nodes,
+        "max_nodes": configs[dtypes[0]].max_nodes,
         "per_dtype": {d: {"grounded": round(r["grounded"]["speedup_vs_greedy"], 3),
                           "grounded_vs_pld": round(r["grounded"]["speedup_vs_pld"], 3),
                           "open": round(r["open"]["speedup_vs_greedy"], 3),
@@ -220,6 +228,7 @@ def main() -> None:
                           "batch4": round(r["batch4"]["speedup"], 3),
                           "tokens_per_step_grounded": round(r["grounded"]["tokens_per_step"], 3),
                           "tokens_per_step_open": round(r["open"]["tokens_per_step"], 3),
+                          "max_nodes": configs[d].max_nodes,
                           "constrained_json": round(r["constrained"]["speedup"], 3),
                           "identical": all(r[s]["identical"]
                                            for s in ("grounded", "open", "batch4", "constrained"))}

@@ -206,7 +206,8 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
 
     Extra ``generate`` arguments: ``trigram_table`` (a :class:`drafters.TrigramTable`; it learns
     from every request; an empty one, learning from the context only, if omitted),
-    ``draft_config`` (:class:`drafters.DraftConfig`), ``draft_seed``, ``draft_stats`` (a dict
+    ``draft_config`` (:class:`drafters.DraftConfig`; by default
+    :meth:`~drafters.DraftConfig.for_model` of the model's device and dtype), ``draft_seed``, ``draft_stats`` (a dict
     that receives ``steps`` (forward passes after the prompt), ``accepted_draft_tokens`` and
     ``new_tokens``), and ``skinny_linear`` (on a CPU, the model's linear layers may verify the
     trees' few rows in another GEMM layout, :mod:`decoding.skinny_linear`, for the sizes where
@@ -226,9 +227,10 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
         pad = int(pad.flatten()[0])
     max_length = int(config.max_length)
     table = trigram_table if trigram_table is not None else TrigramTable("")
-    dconfig = draft_config or DraftConfig()
-    processing = _Processing(logits_processor, bool(config.do_sample))
     model_dtype = next(model.parameters()).dtype
+    dtype_name = str(model_dtype).removeprefix("torch.")
+    dconfig = draft_config or DraftConfig.for_model(device.type, dtype_name)
+    processing = _Processing(logits_processor, bool(config.do_sample))
     layouts = (_layout_choices.setdefault(model, LayoutChoice())
                if skinny_linear and device.type == "cpu" else None)
     keep_logits = bool(getattr(config, "output_logits", False))
