@@ -31,7 +31,7 @@ __all__ = ["LayoutChoice", "MAX_ROWS", "skinny_layout", "skinny_rows"]
 MAX_ROWS = 64
 _local = threading.local()
 _lock = threading.Lock()
-_users: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> threads inside
+_users: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (threads inside, layers bound)
 
 
 def _forward(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
@@ -46,7 +46,9 @@ def _forward(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
 
 
 def _plain_linears(model: torch.nn.Module) -> list[torch.nn.Linear]:
-    return [m for m in model.modules() if type(m) is torch.nn.Linear]
+    """The model's ``nn.Linear`` layers (not subclasses) whose forward nobody has replaced on the
+    instance (accelerate's offloading hooks, for one, do that)."""
+    return [m for m in model.modules() if type(m) is torch.nn.Linear and "forward" not in vars(m)]
 
 
 @contextmanager
@@ -63,19 +65,24 @@ def skinny_layout(model: torch.nn.Module) -> Iterator[None]:
         (True, False)
     """
     with _lock:
-        if _users.get(model, 0) == 0:
-            for layer in _plain_linears(model):
+        if model not in _users:
+            bound = _plain_linears(model)
+            for layer in bound:
                 layer.forward = types.MethodType(_forward, layer)
-        _users[model] = _users.get(model, 0) + 1
+            _users[model] = (0, bound)
+        count, bound = _users[model]
+        _users[model] = (count + 1, bound)
     try:
         yield
     finally:
         with _lock:
-            _users[model] -= 1
-            if _users[model] == 0:
-                for layer in _plain_linears(model):
-                    if "forward" in vars(layer):
-                        del layer.forward
+            count, bound = _users[model]
+            if count == 1:
+                for layer in bound:
+                    del layer.forward
+                del _users[model]
+            else:
+                _users[model] = (count - 1, bound)
 
 
 @contextmanager

@@ -153,6 +153,11 @@ def test_skinny_layout_is_scoped_to_its_thread_and_block():
         assert torch.equal(model(x), plain)  # outside skinny_rows: F.linear
     assert torch.equal(other_thread["y"], torch.nn.functional.linear(x, model[0].weight, model[0].bias))
     assert not any("forward" in vars(m) for m in model.modules())
+    # a forward someone else set on the instance (accelerate's hooks do) is left as it is
+    hooked = model[1].forward = lambda inp: torch.zeros(inp.shape[0], 16)
+    with torch.inference_mode(), skinny_layout(model), skinny_rows():
+        assert torch.equal(model(x), torch.zeros(5, 16))
+    assert vars(model[1])["forward"] is hooked and "forward" not in vars(model[0])
 
 
 def test_layout_choice_keeps_the_faster_layout_per_size():
