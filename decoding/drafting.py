@@ -24,8 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import time
-import weakref
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 
@@ -39,7 +37,7 @@ from drafters.search import EMPTY_TREE, merge_paths
 from grammars import GrammarMatcher, TokenRejectedError
 
 from .hf import GrammarLogitsProcessor, forward_with_cache, vocabulary_for
-from .skinny_linear import LayoutChoice, skinny_layout, skinny_rows
+from .skinny_linear import layout_choice, skinny_layout
 
 __all__ = ["aded_generate", "build_trigram_table", "constrain_tree", "load_trigram_table",
            "tokenizer_fingerprint"]
@@ -48,7 +46,6 @@ _WARPER_NAMES = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarpe
                  "MinPLogitsWarper", "TypicalLogitsWarper", "EpsilonLogitsWarper",
                  "EtaLogitsWarper", "TopHLogitsWarper")
 _WARPERS = tuple(getattr(hf_generation, n) for n in _WARPER_NAMES if hasattr(hf_generation, n))
-_layout_choices: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> LayoutChoice
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -231,8 +228,7 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     dtype_name = str(model_dtype).removeprefix("torch.")
     dconfig = draft_config or DraftConfig.for_model(device.type, dtype_name)
     processing = _Processing(logits_processor, bool(config.do_sample))
-    layouts = (_layout_choices.setdefault(model, LayoutChoice())
-               if skinny_linear and device.type == "cpu" else None)
+    layouts = layout_choice(model) if skinny_linear and device.type == "cpu" else None
     keep_logits = bool(getattr(config, "output_logits", False))
     if keep_logits and batch != 1:
         raise ValueError("aded_generate returns output_logits for batch size 1 only")
@@ -274,7 +270,7 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
     for b in range(batch):
         commit(b, [first[b]])
 
-    with skinny_layout(model) if layouts is not None else nullcontext():
+    with torch.inference_mode(), skinny_layout(model) if layouts is not None else nullcontext():
         while any(active):
             trees = []
             row_config = dconfig.for_batch(sum(active))
@@ -296,18 +292,11 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
             host_tokens = host.tokens.tolist()
             prefixes = (_node_prefixes(rows, host.parents.tolist(), host_tokens)
                         if processing.others else None)
-            with torch.inference_mode():
-                rows_in = tb.tokens.numel()
-                timed = layouts is not None and rows_in >= 2  # one row: a GEMV either way
-                skinny = timed and layouts.use_skinny(rows_in)
-                start = time.perf_counter()
-                with skinny_rows() if skinny else nullcontext():
-                    logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
-                                                position_ids=position_ids)
-                if timed:
-                    layouts.record(rows_in, skinny, time.perf_counter() - start)
-                choices = processing.choose(prefixes, logits)
-                accepted, last, bonus = accept(tb, choices)
+            with layouts.measured(tb.tokens.numel()) if layouts is not None else nullcontext():
+                logits = forward_with_cache(model, tb.tokens, cache, attention_mask=mask[:, None],
+                                            position_ids=position_ids)
+            choices = processing.choose(prefixes, logits)
+            accepted, last, bonus = accept(tb, choices)
             acc = accepted.cpu().numpy()
             bonus_host = bonus.tolist()
             for b in range(batch):
@@ -321,8 +310,7 @@ def aded_generate(model, input_ids: torch.LongTensor, logits_processor=None, sto
                     chosen_at = [0] + nodes
                     raw_logits.extend(logits[b, i:i + 1].float().clone()
                                       for i in chosen_at[: len(rows[b]) - before])
-            with torch.inference_mode():
-                valid = _compact(cache, valid, accepted, acc)
+            valid = _compact(cache, valid, accepted, acc)
             steps += 1
     if streamer is not None:
         streamer.end()

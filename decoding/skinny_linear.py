@@ -18,20 +18,22 @@ forwards.
 from __future__ import annotations
 
 import threading
+import time
 import types
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LayoutChoice", "MAX_ROWS", "skinny_layout", "skinny_rows"]
+__all__ = ["LayoutChoice", "MAX_ROWS", "layout_choice", "skinny_layout", "skinny_rows"]
 
 MAX_ROWS = 64
 _local = threading.local()
 _lock = threading.Lock()
 _users: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (threads inside, layers bound)
+_choices: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> LayoutChoice
 
 
 def _forward(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
@@ -124,3 +126,22 @@ class LayoutChoice:
         times = self._times.setdefault(size, {True: [], False: []})[skinny]
         if len(times) < self.trials:
             times.append(seconds)
+
+    @contextmanager
+    def measured(self, size: int) -> Iterator[None]:
+        """Run the block (one forward of ``size`` rows) in the layout chosen for that size, and
+        time it while the choice is still being made. One row is a GEMV either way: left as is."""
+        if size < 2:
+            yield
+            return
+        skinny = self.use_skinny(size)
+        start = time.perf_counter()
+        with skinny_rows() if skinny else nullcontext():
+            yield
+        self.record(size, skinny, time.perf_counter() - start)
+
+
+def layout_choice(model: torch.nn.Module) -> LayoutChoice:
+    """The model's :class:`LayoutChoice`, kept across calls (the measurements carry over)."""
+    with _lock:
+        return _choices.setdefault(model, LayoutChoice())

@@ -6,6 +6,7 @@ tokenizer into a :class:`Vocabulary`; tests may build one by hand.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -55,8 +56,10 @@ class Vocabulary:
         return len(self.token_bytes)
 
 
+@functools.lru_cache(maxsize=1)
 def byte_vocabulary() -> Vocabulary:
     """A vocabulary of the 256 single bytes (and no end-of-sequence id): for checking texts.
+    Built once (it is immutable), so its fingerprint is hashed once.
 
     Example:
         >>> byte_vocabulary().size
