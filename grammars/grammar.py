@@ -143,6 +143,23 @@ class Grammar:
         return cls.from_json_schema(schema(), **options)
 
     @classmethod
+    def from_structural_tag(cls, obj: Any) -> "Grammar":
+        """Free text with tagged, constrained parts (tool calls, reasoning), from xgrammar's /
+        vLLM's ``structural_tag`` JSON (a dict or its text); see :mod:`grammars.structural_tag`.
+
+        Example:
+            >>> g = Grammar.from_structural_tag({"type": "structural_tag", "format": {
+            ...     "type": "triggered_tags", "triggers": ["<f="], "tags": [{"begin": "<f=now>",
+            ...     "content": {"type": "const_string", "value": "()"}, "end": "</f>"}]}})
+            >>> from grammars import text_matches
+            >>> text_matches(g, "It is <f=now>()</f>.")
+            True
+        """
+        from .structural_tag import grammar_from_structural_tag
+
+        return grammar_from_structural_tag(obj)
+
+    @classmethod
     def from_file(cls, path: str | Path, *, start: str = "start") -> "Grammar":
         """Read a ``.lark`` file."""
         path = Path(path)
