@@ -1,7 +1,8 @@
-"""`Grammar`: a Lark grammar, checked by lark's own LALR(1) builder, ready to compile.
+"""`Grammar`: a Lark grammar, checked by lark's own builder, ready to compile.
 
-Lark parses the grammar file and builds the LALR(1) tables; this module only maps lark's errors to
-ours (with line, column, rule and terminal) and finds the bundled grammar files by name.
+lark parses the grammar file (:mod:`grammars.parsing.lark_build` maps its errors to ours, with
+line, column, rule and terminal); a grammar that LALR(1) cannot take is kept with lark's Earley
+parser and compiled through the general path. This module also finds the bundled grammars by name.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 from dataclasses import dataclass, field
@@ -16,21 +18,20 @@ from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import lexer as lark_lexer
-from lark.exceptions import GrammarError as LarkGrammarError
-from lark.exceptions import LarkError, UnexpectedInput
+from lark.lexer import PatternStr
 
-from .cache import cache_root
-from .errors import (
-    GrammarConflictError,
-    GrammarError,
-    GrammarSyntaxError,
-    RegexSyntaxError,
-    UndefinedSymbolError,
-)
+from .errors import GrammarError, RegexSyntaxError
+from .lark_literals import lark_regex_literal
+from .parsing.lark_build import build_lark
+from .frontends.regex_pattern import greedy_pattern
 
-_AT_LINE = re.compile(r"at line (\d+) column (\d+)")
-_UNDEFINED = re.compile(r"(?:Rule|Terminal|Using an undefined rule:?|Terminals? used but not defined:?)\W*'?(\w+)'?")
+_SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]+\|>")
+
+
+class SpecialTokenTextWarning(UserWarning):
+    """A grammar literal spells what looks like a special token (``"<|im_end|>"``) as text: a model
+    would have to spell it with ordinary tokens, since tokenizer adapters never let a grammar
+    produce special tokens."""
 
 
 def bundled_grammar_names() -> list[str]:
@@ -74,11 +75,27 @@ class Grammar:
     start: str = "start"
     source: str = "<string>"
     parser: lark.Lark = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+    conflicts: tuple[str, ...] = field(compare=False, default=())
 
     @classmethod
     def from_lark(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
-        """Parse Lark grammar ``text``; ``start`` names the start rule."""
-        return cls(text=text, start=start, source=source, parser=_build_lark(text, start, source))
+        """Parse Lark grammar ``text``; ``start`` names the start rule. A grammar that is not
+        LALR(1) is kept as written (``conflicts`` lists the first LALR(1) conflicts, ``parser`` is
+        lark's Earley parser) and compiled through the general path.
+
+        Example:
+            >>> Grammar.from_lark('start: e\\ne: e "+" e | "1"').conflicts
+            ('shift/reduce on PLUS (rule e)',)
+        """
+        parser, conflicts = build_lark(text, start, source)
+        _check_declared_terminals(parser, source)
+        _warn_special_token_text(parser, source)
+        return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts)
+
+    @property
+    def is_lalr(self) -> bool:
+        """Whether the grammar is LALR(1) (the fast path); otherwise the general path runs it."""
+        return not self.conflicts
 
     @classmethod
     def from_regex(cls, pattern: str) -> "Grammar":
@@ -99,7 +116,10 @@ class Grammar:
             raise RegexSyntaxError(
                 f"the pattern {pattern!r} matches the empty string, which a Lark terminal cannot; "
                 "make it match at least one character (e.g. a+ rather than a*)")
-        return cls.from_lark(f"start: REGEX\nREGEX: {lark_regex_literal(pattern)}\n", source="<regex>")
+        # Inside a Lark terminal a lazy repeat stops at its first possible end (as lark lexes);
+        # under re.fullmatch it does not, so the pattern is given to the lexer greedy.
+        literal = lark_regex_literal(greedy_pattern(pattern))
+        return cls.from_lark(f"start: REGEX\nREGEX: {literal}\n", source="<regex>")
 
     @classmethod
     def from_choices(cls, choices: "Sequence[str]") -> "Grammar":
@@ -129,9 +149,9 @@ class Grammar:
             >>> g.parser.parse('{"a":42}') is not None
             True
         """
-        from .json_schema import grammar_from_json_schema
+        from .json_schema import compile_json_schema
 
-        return grammar_from_json_schema(schema, **options)
+        return compile_json_schema(schema, lambda text: cls.from_lark(text, source="<json schema>"), **options)
 
     @classmethod
     def from_pydantic(cls, model: Any, **options: Any) -> "Grammar":
@@ -190,95 +210,26 @@ class Grammar:
         return hashlib.sha256(f"{self.start}\x00{self.text}".encode()).hexdigest()[:32]
 
 
-_ESCAPE_WIDTH = {"x": 2, "u": 4, "U": 8}
-_HEX = set("0123456789abcdefABCDEF")
+def _check_declared_terminals(parser: lark.Lark, source: str) -> None:
+    """A terminal that rules use but only ``%declare`` defines would be a dead end: nothing
+    produces it (no post-lexer here), so refuse it by name."""
+    defined = {t.name for t in parser.terminals}
+    declared = sorted({s.name for r in parser.rules for s in r.expansion if s.is_term} - defined)
+    produced = set(getattr(parser.options.postlex, "always_accept", ()) or ())
+    missing = [name for name in declared if name not in produced]
+    if missing:
+        raise GrammarError(
+            f"{source}: terminal(s) {', '.join(missing)} are only %declare'd: no pattern and no "
+            "post-lexer produces them, so no text could ever contain them. Define them, or for "
+            "Python-style _INDENT/_DEDENT load the grammar with an indenter"
+        )
 
 
-def lark_regex_literal(pattern: str) -> str:
-    """``pattern`` as a Lark regexp literal ``/.../`` that matches exactly what ``re`` matches.
-
-    Lark ends the literal at an unescaped ``/`` and turns ``\\xHH``, ``\\uHHHH``, ``\\UHHHHHHHH``
-    escapes into the raw character before the regex is compiled, so ``\\x2e`` would become the
-    wildcard ``.``: such escapes of ASCII punctuation are written as ``\\.``, ``\\/``... instead.
-
-    Example:
-        >>> lark_regex_literal(r"a/b\\/c\\x2e")
-        '/a\\\\/b\\\\/c\\\\./'
-    """
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            width = _ESCAPE_WIDTH.get(nxt)
-            digits = pattern[i + 2 : i + 2 + width] if width else ""
-            if width and len(digits) == width and set(digits) <= _HEX:
-                ch = chr(int(digits, 16))
-                if ch.isascii() and ch.isprintable() and not ch.isalnum():
-                    out.append("\\" + ch)  # punctuation and space: escaped, never a metacharacter
-                else:
-                    out.append(pattern[i : i + 2 + width])
-                i += 2 + width
-                continue
-            out.append(c + nxt)
-            i += 2
-            continue
-        out.append({"/": "\\/", "\n": "\\n", "\r": "\\r"}.get(c, c))
-        i += 1
-    return "/" + "".join(out) + "/"
-
-
-_LARK_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
-
-
-def _build_lark(text: str, start: str, source: str) -> lark.Lark:
-    """lark's LALR(1) parser for ``text``; lark's own table cache lives in our cache folder, so a
-    second process loads the tables in about a millisecond instead of building them.
-
-    lark's terminal-collision warnings are switched off while it builds: our lexer resolves
-    overlapping terminals itself, and lark's check (through interegular, when installed) takes
-    seconds to minutes on terminals with large Unicode classes (a JSON Schema ``idn-email``)."""
-    saved = lark_lexer.has_interegular
-    lark_lexer.has_interegular = False
-    try:
-        return _build_lark_checked(text, start, source)
-    finally:
-        lark_lexer.has_interegular = saved
-
-
-def _build_lark_checked(text: str, start: str, source: str) -> lark.Lark:
-    key = hashlib.sha256(f"{lark.__version__}\x00{start}\x00{text}".encode()).hexdigest()[:32]
-    cache_file = cache_root() / "lark" / f"{key}.lark"
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        return lark.Lark(text, start=start, cache=str(cache_file), **_LARK_OPTIONS)
-    except (OSError, EOFError, ValueError, AttributeError):  # unusable cache: build without it
-        pass
-    except LarkError:
-        pass  # reported below, without the cache in the way
-    try:
-        return lark.Lark(text, start=start, **_LARK_OPTIONS)
-    except UnexpectedInput as e:  # the grammar file itself did not parse
-        raise GrammarSyntaxError(f"{source}: {_first_line(e)}", e.line, e.column) from None
-    except LarkGrammarError as e:
-        msg = str(e)
-        at = _AT_LINE.search(msg)
-        if at:
-            raise GrammarSyntaxError(f"{source}: {_first_line(e)}", int(at[1]), int(at[2])) from None
-        if "collision" in msg.lower() or "conflict" in msg.lower():
-            raise GrammarConflictError(
-                f"{source}: the grammar is not LALR(1): {msg.strip()}\n"
-                "Make the alternatives distinguishable by their next terminal (merge the rules that "
-                "derive the same text, or inline one with `?rule`)."
-            ) from None
-        if "not defined" in msg or "undefined" in msg.lower():
-            m = _UNDEFINED.search(msg)
-            raise UndefinedSymbolError(f"{source}: {msg.strip()}", m[1] if m else None) from None
-        raise GrammarError(f"{source}: {msg.strip()}") from None
-    except LarkError as e:
-        raise GrammarError(f"{source}: {e}") from None
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0]
+def _warn_special_token_text(parser: lark.Lark, source: str) -> None:
+    for t in parser.terminals:
+        if isinstance(t.pattern, PatternStr) and _SPECIAL_TOKEN_TEXT.search(t.pattern.value):
+            warnings.warn(
+                f"{source}: terminal {t.name} spells {t.pattern.value!r} as text; a tokenizer's "
+                "special token of that name is never produced by a grammar, so the model would "
+                "have to spell it with ordinary tokens",
+                SpecialTokenTextWarning, stacklevel=3)

@@ -14,7 +14,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from grammars.json_formats import FORMATS
+from grammars.json_schema.formats import FORMATS
 from grammars.regex_dfa import regex_byte_dfa
 
 # "//ƒøø.ßår/?∂éœ=πîx#πîüx"

@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
     import sre_parse
     import sre_constants as sre_c
 
-from grammars.json_numbers import (
+from grammars.json_schema.numbers import (
     INTEGER,
     NONINTEGRAL,
     EmptyRange,

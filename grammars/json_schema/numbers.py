@@ -356,7 +356,7 @@ def number_range_regex(
         >>> number_range_regex(0, 1, lo_exclusive=True, hi_exclusive=True, integral=True)
         Traceback (most recent call last):
         ...
-        grammars.json_numbers.EmptyRange: no integer x with 0 < x < 1
+        grammars.json_schema.numbers.EmptyRange: no integer x with 0 < x < 1
     """
     lo_f, hi_f = _bound(lo, "lo"), _bound(hi, "hi")
     if integral not in (None, True, False):

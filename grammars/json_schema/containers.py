@@ -1,0 +1,226 @@
+"""Rules for objects and arrays: a finite automaton over members (declared keys in order, then
+additional keys by matched patterns) or items (prefix, counted ``contains``), written as rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from .errors import UnsupportedSchemaError, _Never
+from .jsonvalues import _canon, _ptr
+from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT
+from .patterns import CH, enc_str
+
+
+class Containers:
+    """Methods of the translator (mixed into :class:`~grammars.json_schema.translate.Translator`)."""
+
+    def obj(self, schema, path) -> str:
+        props = dict(schema.get("properties", {}))
+        required = list(dict.fromkeys(schema.get("required", [])))
+        addl = schema.get("additionalProperties", False if self.strict else True)
+        lo = int(schema.get("minProperties", 0))
+        hi = None if schema.get("maxProperties") is None else int(schema["maxProperties"])
+        min_extra = int(schema.get("$minExtra", 0))
+        names = self.property_names(schema, props, path)  # (checks, body) on key contents
+        patterns = self.pattern_properties(schema, path)  # [(content regex, schema)]
+        missing = [r for r in required if r not in props]
+        for r in missing:
+            props[r] = None  # not declared: the pattern schemas or additionalProperties below
+
+        def value_schema(name: str):
+            """What the value of a key must satisfy: its own schema, the schemas of the patterns
+            it matches, additionalProperties if neither."""
+            spelled = _canon(name)[1:-1]
+            hits = [sub for r, sub in patterns if re.fullmatch(r, spelled)]
+            own = props[name]
+            if own is None and not hits:
+                return addl
+            parts = ([own] if own is not None else []) + hits
+            return parts[0] if len(parts) == 1 else {"allOf": parts}
+
+        members = []  # (key terminal, value symbol, required)
+        for name in props:
+            try:
+                sym = self.value(value_schema(name), _ptr(path, "properties", name))
+            except _Never:
+                if name in required:
+                    raise
+                continue
+            members.append((self.term(self.ws + re.escape(_canon(name)) + ":"), sym, name in required))
+        # additional keys: one key class per set of patterns matched (lookaheads keep them disjoint)
+        checks, body = names if names is not None else ([], None)
+        if props:
+            checks = checks + [(True, "|".join(enc_str(n) for n in props))]
+        extras = []
+        for hit in itertools.product((False, True), repeat=len(patterns)) if body is not None else ():
+            subs = [sub for (r, sub), h in zip(patterns, hit) if h]
+            target = addl if not subs else (subs[0] if len(subs) == 1 else {"allOf": subs})
+            if target is False:
+                continue
+            try:
+                vsym = self.value(target, _ptr(path, "additionalProperties" if not subs else "patternProperties"))
+            except _Never:
+                continue
+            key_checks = checks + [(not h, r) for (r, _), h in zip(patterns, hit)]
+            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', ":")))
+            extras.append(f"{key} {vsym}")
+        extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
+        if hi is not None and len([m for m in members if m[2]]) > hi:
+            raise _Never()
+        n, cap = len(members), max(lo, 1 if hi is None else hi + 1, 1)
+        comma, opn, cls = self.punct(","), self.punct("{"), self.punct("}")
+
+        def step(state):
+            """(accepting, [(text, next state)]) of the automaton over members then extras."""
+            i, c, e = state
+            sep = f"{comma} " if c else ""
+            room = hi is None or c < hi
+            if i < n:
+                key, sym, req = members[i]
+                moves = [(f"{sep}{key} {sym}", (i + 1, min(c + 1, cap), 0))] if room else []
+                if not req:
+                    moves.append(("", (i + 1, c, 0)))
+                return False, moves
+            ok = c >= lo and e >= min_extra
+            moves = [(f"{sep}{extra}", (n, min(c + 1, cap), min(e + 1, min_extra)))] if extra and room else []
+            return ok, moves
+
+        return self.automaton_rule("obj", (opn, cls), (0, 0, 0), step)
+
+    def automaton_rule(self, prefix: str, brackets: tuple[str, str], start, step) -> str:
+        """Rules for a bracketed sequence accepted by a finite automaton (``step(state)`` gives
+        ``(accepting, [(text, next)])``; text ``""`` is an empty move); raises _Never if no path
+        accepts."""
+        name = self.new_rule(prefix)
+        graph, order, todo = {}, [], [start]
+        while todo:
+            st = todo.pop()
+            if st in graph:
+                continue
+            self.spend("#")
+            graph[st] = step(st)
+            order.append(st)
+            todo += [nxt for _, nxt in graph[st][1]]
+        live = {st for st in graph if graph[st][0]}
+        changed = True
+        while changed:
+            changed = False
+            for st, (_, moves) in graph.items():
+                if st not in live and any(nxt in live for _, nxt in moves):
+                    live.add(st)
+                    changed = True
+        if start not in live:
+            raise _Never()
+        names = {st: f"{name}_{j}" for j, st in enumerate(order)}
+        # a state whose only way on is the empty end is written as nothing
+        empty = {st for st in live if graph[st][0] and not any(nxt in live for _, nxt in graph[st][1])}
+
+        def sym(st) -> str:
+            return "" if st in empty else names[st]
+
+        for st in order:
+            if st not in live or st in empty:
+                continue
+            accepting, moves = graph[st]
+            alts = [f"{text} {sym(nxt)}".strip() for text, nxt in moves if nxt in live]
+            alts = [a for a in dict.fromkeys(alts) if a]
+            body = " | ".join(alts)
+            if accepting or any(not text and nxt in empty for text, nxt in moves if nxt in live):
+                body = f"({body})?"
+            self.rules.append(f"{names[st]}: {body}")
+        self.rules.append(f"{name}: {brackets[0]} {sym(start)} {brackets[1]}")
+        return name
+
+    def property_names(self, schema, props, path) -> tuple[list, str]:
+        """``propertyNames`` as (lookahead checks, body) on key contents, None when no name is
+        allowed; declared properties whose names it rejects become absent (``False``)."""
+        if "propertyNames" not in schema:
+            return [], f"{CH}*"
+        import jsonschema
+        pn = schema["propertyNames"]
+        validator = jsonschema.Draft202012Validator(self.root).evolve(schema=pn)
+        for p in list(props):
+            if not validator.is_valid(p):
+                props[p] = False
+        try:
+            flat = self.flatten(pn, _ptr(path, "propertyNames"))
+        except _Never:
+            return None
+        flat = {k: v for k, v in flat.items() if k not in ANNOTATIONS}
+        t = flat.pop("type", "string")
+        if "string" not in ([t] if isinstance(t, str) else t):
+            return None
+        if "enum" in flat or "const" in flat:
+            vals = list(flat["enum"]) if "enum" in flat else [flat["const"]]
+            vals = [v for v in vals if isinstance(v, str) and validator.is_valid(v)]
+            return ([], "(?:" + "|".join(enc_str(v) for v in vals) + ")") if vals else None
+        string_keys = {"minLength", "maxLength", "pattern", "format", "$notIn", "$notMatching"}
+        if set(flat) - string_keys:
+            k = sorted(set(flat) - string_keys)[0]
+            raise UnsupportedSchemaError(f"`{k}` in propertyNames is not supported", "propertyNames",
+                                         _ptr(path, "propertyNames", k))
+        return self.string_parts(flat, _ptr(path, "propertyNames"))
+
+    def pattern_properties(self, schema, path) -> list:
+        """``patternProperties`` as [(regex over key contents, schema)]."""
+        pp = schema.get("patternProperties", {})
+        if len(pp) > MAX_PATTERNS:
+            raise UnsupportedSchemaError(f"more than {MAX_PATTERNS} patternProperties (each set of matched patterns "
+                                         "is one key class)", "patternProperties", _ptr(path, "patternProperties"))
+        return [(self.pattern_regex(k, _ptr(path, "patternProperties", k)), v) for k, v in pp.items()]
+
+    def array(self, schema, path) -> str:
+        if schema.get("uniqueItems"):
+            self.unsupported("uniqueItems", path, "uniqueItems is not supported")
+        if "unevaluatedItems" in schema:
+            self.unsupported("unevaluatedItems", path, "unevaluatedItems beside contains is not supported")
+        prefix = list(schema.get("prefixItems", []))
+        items = schema.get("items", True)
+        lo = int(schema.get("minItems", 0))
+        hi = None if schema.get("maxItems") is None else int(schema["maxItems"])
+        contains = schema.get("contains")
+        cfrom = int(schema.get("$containsFrom", 0))
+        cmin = int(schema.get("minContains", 1)) if contains is not None else 0
+        cmax = schema.get("maxContains") if contains is not None else None
+        cmax = None if cmax is None else int(cmax)
+        neg = None if contains is None else self.negate(contains, _ptr(path, "contains"))
+
+        def split(i: int, sub, where: str):
+            """(symbol of the items that count for contains, of those that do not); None: none."""
+            def sym(s):
+                try:
+                    return self.value(s, where)
+                except _Never:
+                    return None
+            if contains is None or i < cfrom:
+                return None, sym(sub)
+            return sym({"allOf": [sub, contains]}), sym({"allOf": [sub, neg]})
+
+        slots = [split(i, sub, _ptr(path, "prefixItems", i)) for i, sub in enumerate(prefix)]
+        k = len(slots)
+        tail_slot = split(max(k, cfrom), items, _ptr(path, "items"))
+        if lo > MAX_REPEAT or max(k, cfrom) > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
+            kw = "minItems" if lo > MAX_REPEAT else "maxItems"
+            raise UnsupportedSchemaError(f"{kw} above the bound {MAX_REPEAT}", kw, _ptr(path, kw))
+        pcap = max(k, lo, cfrom, 1) if hi is None else hi
+        ccap = (cmax + 1 if cmax is not None else cmin) if contains is not None else 0
+        comma, opn, cls = self.punct(","), self.punct("["), self.punct("]")
+
+        def step(state):
+            i, c = state
+            ok = i >= lo and c >= cmin and (cmax is None or c <= cmax)
+            if (hi is not None and i >= hi) or (cmax is not None and c > cmax):
+                return ok, []
+            yes, no = slots[i] if i < k else (tail_slot if i >= cfrom else split(i, items, _ptr(path, "items")))
+            sep = f"{comma} " if i else ""
+            nxt = min(i + 1, pcap)
+            moves = []
+            if yes is not None:
+                moves.append((f"{sep}{yes}", (nxt, min(c + 1, ccap))))
+            if no is not None:
+                moves.append((f"{sep}{no}", (nxt, c)))
+            return ok, moves
+
+        return self.automaton_rule("arr", (opn, cls), (0, 0), step)

@@ -1,0 +1,148 @@
+"""Terminals for scalar schemas: constants, strings (length, ``pattern``, ``format`` as one token
+with lookaheads), numbers (ranges, ``multipleOf``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from decimal import Decimal
+from fractions import Fraction
+
+from .errors import UnsupportedSchemaError, _Never
+from .formats import FORMATS
+from .jsonvalues import _is_num, _lit, _ptr
+from .keywords import _BODY_MARK, _WS_MARK, KNOWN_FORMATS, MAX_REPEAT, NUMBER
+from .numbers import INTEGER, NONINTEGRAL, EmptyRange, number_range_regex
+from .patterns import CH, PatternError, enc_str, pattern_regex
+
+
+class Scalars:
+    """Methods of the translator (mixed into :class:`~grammars.json_schema.translate.Translator`)."""
+
+    def enum(self, schema, path):
+        vals = self.listed_values(schema)
+        out, seen = [], set()
+        for v in vals:
+            try:
+                r = _lit(v)
+            except _Never:
+                continue
+            if r not in seen:
+                seen.add(r)
+                out.append(r)
+        if not out:
+            raise _Never()
+        if self.ws and any(isinstance(v, (dict, list)) for v in vals):
+            raise UnsupportedSchemaError("object or array constants with flexible whitespace", "enum", path)
+        return [("(?:" + "|".join(out) + ")") if len(out) > 1 else out[0]], []
+
+    def string(self, schema, path) -> str:
+        """The string terminal: the most specific constraint as its body, the others as
+        lookaheads (see :meth:`guarded`)."""
+        checks, body = self.string_parts(schema, path)
+        return self.guarded(checks, f'"{body}"')
+
+    def guarded(self, checks: list, body: str, after: str = "") -> str:
+        """``body`` (a token regex) with ``checks`` ``[(negated, content regex)]`` as lookaheads on the
+        token's JSON string contents, up to its closing quote and ``after`` (so each is decided
+        within the token); ``_WS_MARK`` marks where whitespace may come, ``_BODY_MARK`` where the
+        body starts."""
+        if not checks:
+            return body
+        la = "".join(f'(?{"!" if neg else "="}{_WS_MARK}"(?:{r})"{after})' for neg, r in checks)
+        return la + _BODY_MARK + body
+
+    def string_parts(self, schema, path) -> tuple[list, str]:
+        """([(negated, content regex)], content regex of the body) for a string schema."""
+        lo = schema.get("minLength", 0)
+        hi = schema.get("maxLength")
+        fmt = schema.get("format")
+        pat = schema.get("pattern")
+        if fmt is not None and fmt not in FORMATS:
+            if fmt in KNOWN_FORMATS:
+                self.unsupported("format", path, f"format {fmt!r} is not supported (supported: {', '.join(sorted(FORMATS))})")
+            else:
+                warnings.warn(f"{_ptr(path, 'format')}: unknown format {fmt!r}: JSON Schema 2020-12 makes an unknown "
+                              "format an annotation, so it does not constrain the string", stacklevel=4)
+            fmt = None
+        if hi is not None and hi > MAX_REPEAT * 16:
+            raise UnsupportedSchemaError(f"maxLength {hi} is above the bound {MAX_REPEAT * 16}", "maxLength", _ptr(path, "maxLength"))
+        if hi is not None and lo > hi:
+            raise _Never()
+        positive = []
+        if fmt is not None:
+            positive.append(FORMATS[fmt])
+        if pat is not None:
+            positive.append(self.pattern_regex(pat, path))
+        if lo or hi is not None:
+            positive.append(f"{CH}{{{int(lo)},{'' if hi is None else int(hi)}}}")
+        checks = [(False, r) for r in positive[1:]]
+        if schema.get("$notIn"):
+            checks.append((True, "|".join(enc_str(v) for v in schema["$notIn"])))
+        checks += [(True, r) for r in schema.get("$notMatching", [])]
+        return checks, positive[0] if positive else f"{CH}*"
+
+    def pattern_regex(self, pat, path) -> str:
+        try:
+            return pattern_regex(pat)
+        except PatternError as e:
+            raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern",
+                                         _ptr(path, "pattern")) from None
+
+    def number(self, schema, path, ty) -> str:
+        bounds = {}
+        for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+            if k in schema:
+                if not _is_num(schema[k]) or not math.isfinite(schema[k]):
+                    raise UnsupportedSchemaError(f"{k} must be a finite number", k, _ptr(path, k))
+                bounds[k] = Fraction(Decimal(repr(schema[k])))
+        if ty == "integer" and schema.get("$nonintegral"):
+            raise _Never()
+        integral = True if ty == "integer" else (False if schema.get("$nonintegral") else None)
+        if "multipleOf" in schema:
+            integral, digits = self.multiple_of(schema["multipleOf"], integral, path)
+        else:
+            digits = None
+        if not bounds and digits is None:
+            return {True: INTEGER, False: NONINTEGRAL, None: NUMBER}[integral]
+        lo = hi = None
+        lo_x = hi_x = False
+        for k, strict in (("minimum", False), ("exclusiveMinimum", True)):
+            if k in bounds and (lo is None or bounds[k] > lo or (bounds[k] == lo and strict)):
+                lo, lo_x = bounds[k], strict
+        for k, strict in (("maximum", False), ("exclusiveMaximum", True)):
+            if k in bounds and (hi is None or bounds[k] < hi or (bounds[k] == hi and strict)):
+                hi, hi_x = bounds[k], strict
+        try:
+            regex = number_range_regex(lo, hi, lo_exclusive=lo_x, hi_exclusive=hi_x, integral=integral)
+        except EmptyRange:
+            raise _Never() from None
+        if digits is not None:  # at most `digits` fraction digits
+            if bounds:
+                raise UnsupportedSchemaError("multipleOf a power of ten beside bounds is not supported",
+                                             "multipleOf", _ptr(path, "multipleOf"))
+            frac = rf"\.[0-9]{{0,{digits - 1}}}[1-9]"
+            regex = {None: rf"-?(?:0|[1-9][0-9]*)(?:{frac})?", False: rf"-?(?:0|[1-9][0-9]*){frac}",
+                     True: INTEGER}[integral]
+        return regex
+
+    def multiple_of(self, m, integral, path) -> tuple[bool | None, int | None]:
+        """``multipleOf m`` as (integral, most fraction digits): exact when ``1/m`` is an integer
+        (every integer is a multiple; with ``m = 10**-d`` the numbers with at most d digits)."""
+        if not _is_num(m) or m <= 0:
+            raise UnsupportedSchemaError(f"multipleOf must be a positive number, not {m!r}", "multipleOf",
+                                         _ptr(path, "multipleOf"))
+        q = Fraction(Decimal(repr(m)))
+        if (1 / q).denominator == 1:  # every integer is a multiple
+            if integral is True:
+                return True, None
+            if q == 1:
+                if integral is False:
+                    raise _Never()
+                return True, None
+        d = next((d for d in range(1, 21) if q * 10 ** d == 1), None)
+        if d is not None:  # m = 10**-d: at most d fraction digits
+            return integral, d
+        raise UnsupportedSchemaError(f"multipleOf {m} is supported only for integers when 1/multipleOf is an "
+                                     "integer, and as 1 or 10**-d for numbers", "multipleOf", _ptr(path, "multipleOf"))

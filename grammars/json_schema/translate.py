@@ -1,0 +1,295 @@
+"""The translator: a schema to Lark text, one symbol per distinct subschema.
+
+    >>> print(json_schema_to_lark({"enum": [1, "a"]}))
+    start: T0
+    T0: /(?:1|"a")/
+    <BLANKLINE>
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable, TypeVar
+import time
+import warnings
+
+from ..lark_literals import lark_regex_literal
+from .algebra import SchemaAlgebra
+from .containers import Containers
+from ..errors import GrammarConflictError
+from .errors import UnsupportedSchemaError, _Never
+from .jsonvalues import _canon, _ptr
+from .keywords import (_BODY_MARK, _UNEVALUATED, _WS_MARK, ANNOTATIONS, INTERNAL, MAX_WS, NUMBER, STRING, TIMEOUT_S,
+                       TYPES, _mentions, _quote_safe, _scope_unevaluated)
+from .negation import Negation
+from .patterns import CH
+from .refs import localize_refs
+from .scalars import Scalars
+
+G = TypeVar("G")
+
+
+class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
+    def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False,
+                 resources: dict | None = None):
+        self.root = localize_refs(root, resources)
+        self.disjoint_any = disjoint_any
+        self.disjoint_lists: set[str] = set()
+        self.work = 0
+        self.deadline = time.monotonic() + TIMEOUT_S
+        self.unevaluated = _mentions(self.root, _UNEVALUATED)
+        self.strict = strict
+        self.lenient = lenient
+        if whitespace not in (None, "compact", "flexible"):
+            raise ValueError(f"whitespace must be None, 'compact' or 'flexible', not {whitespace!r}")
+        self.ws = f"[ \\t\\n\\r]{{0,{MAX_WS}}}" if whitespace == "flexible" else ""
+        self.rules: list[str] = []
+        self.terminals: dict[str, str] = {}  # regex -> name
+        self.memo: dict[str, str] = {}
+        self.ref_rules: dict[str, str] = {}
+        self.recursive_refs = self._recursive_refs()
+        self.n = 0
+
+    # -- plumbing --
+    def unsupported(self, keyword: str, path: str, why: str) -> None:
+        err = UnsupportedSchemaError(why, keyword, _ptr(path, keyword) if keyword else path)
+        if not self.lenient:
+            raise err
+        warnings.warn(str(err), stacklevel=4)
+
+    def term(self, regex: str) -> str:
+        regex = _quote_safe(regex)
+        if regex not in self.terminals:
+            self.terminals[regex] = f"T{len(self.terminals)}"
+        return self.terminals[regex]
+
+    def punct(self, ch: str) -> str:
+        r = re.escape(ch)
+        return self.term(self.ws + r)
+
+    def new_rule(self, prefix: str) -> str:
+        self.spend("#")
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    # -- values --
+    def value(self, schema, path: str) -> str:
+        """The grammar symbol (rule or terminal) for the values of ``schema``; raises _Never."""
+        if isinstance(schema, dict) and set(schema) - ANNOTATIONS - {"$defs", "definitions"} == {"$ref"} and schema["$ref"] in self.recursive_refs:
+            ref = schema["$ref"]
+            if ref not in self.ref_rules:
+                name = "ref" + re.sub(r"[^a-z0-9_]", "_", ref.split("/")[-1].lower())[:30] + f"_{len(self.ref_rules)}"
+                self.ref_rules[ref] = name
+                body = self.alternatives(self.resolve_ref(ref, "#"), ref)
+                self.rules.append(f"?{name}: " + " | ".join(body))
+            return self.ref_rules[ref]
+        if schema is True or schema == {} or (isinstance(schema, dict) and not set(schema) - ANNOTATIONS - {"$defs", "definitions"}):
+            return self.any_value()
+        key = _canon(schema)
+        if key in self.memo:
+            return self.memo[key]
+        alts = self.alternatives(schema, path)
+        if len(alts) == 1 and alts[0][0].isupper():
+            sym = alts[0]
+        else:
+            sym = self.new_rule("v")
+            self.rules.append(f"?{sym}: " + " | ".join(alts))
+        self.memo[key] = sym
+        return sym
+
+    def any_value(self) -> str:
+        """The rule for any JSON value (schema ``{}`` or ``true``)."""
+        if "any" not in self.memo:
+            self.memo["any"] = "any"
+            c, ob, cb, oa, ca = self.punct(","), self.punct("{"), self.punct("}"), self.punct("["), self.punct("]")
+            key = self.term(f'{self.ws}"{CH}*":')
+            scalar = self.term(f"{self.ws}(?:null|true|false|{NUMBER}|{STRING})")
+            self.rules.append(f"?any: any_obj | any_arr | {scalar}")
+            self.rules.append(f"any_obj: {ob} [{key} any ({c} {key} any)*] {cb}")
+            self.rules.append(f"any_arr: {oa} [any ({c} any)*] {ca}")
+        return "any"
+
+    def alternatives(self, schema, path: str) -> list[str]:
+        """Symbols, one per alternative; scalar alternatives merged into one terminal."""
+        scalars, others = self.branches(schema, path)
+        alts = []
+        if scalars:
+            scalars = [self.render(x) for x in dict.fromkeys(scalars)]  # lookaheads lead each one
+            alts.append(self.term(scalars[0] if len(scalars) == 1 else "(?:" + "|".join(scalars) + ")"))
+        alts += list(dict.fromkeys(others))
+        if not alts:
+            raise _Never()
+        return alts
+
+    def render(self, token: str) -> str:
+        """A token regex from :meth:`guarded` (or a plain one) with this grammar's whitespace."""
+        if _BODY_MARK not in token:
+            return self.ws + token
+        la, body = token.split(_BODY_MARK)
+        return la.replace(_WS_MARK, "[ \\t\\n\\r]*" if self.ws else "") + self.ws + body
+
+    def branches(self, schema, path: str) -> tuple[list[str], list[str]]:
+        """(scalar regexes, container rule names) whose union is the language of ``schema``."""
+        if isinstance(schema, dict) and "$ref" in schema and schema["$ref"] in self.recursive_refs:
+            rest = {k: v for k, v in schema.items() if k not in ANNOTATIONS and k not in ("$ref", "$defs", "definitions")}
+            if rest:
+                raise UnsupportedSchemaError("keywords beside a recursive $ref are not supported", "$ref", _ptr(path, "$ref"))
+            return [], [self.value({"$ref": schema["$ref"]}, path)]
+        schema = self.flatten(schema, path)
+        for comb in ("anyOf", "oneOf"):
+            if comb in schema:
+                rest = {k: v for k, v in schema.items() if k != comb}
+                subs = self.alternatives_of(comb, rest, schema[comb], path)
+                if "anyOf" in rest or "oneOf" in rest:
+                    other = "oneOf" if comb == "anyOf" else "anyOf"
+                    osubs = self.alternatives_of(other, rest, rest.pop(other), path)
+                    self.spend(path, len(subs) * len(osubs))
+                    subs = [{"allOf": [a, b]} for a in subs for b in osubs]
+                scalars, others = [], []
+                for i, sub in enumerate(subs):
+                    try:
+                        merged = self.merge(rest, self.flatten(sub, _ptr(path, comb, i)), _ptr(path, comb, i)) if rest else sub
+                        s, o = self.branches(merged, _ptr(path, comb, i))
+                    except _Never:
+                        continue
+                    scalars += s
+                    others += o
+                return scalars, others
+        return self.typed(schema, path)
+
+    def alternatives_of(self, comb: str, rest: dict, subs: list, path: str) -> list:
+        """The branches of ``anyOf``/``oneOf`` as schemas whose union is exact: ``oneOf`` branches
+        that may overlap become ``A_i and not A_j (j != i)``; with ``disjoint_any`` (set after an
+        LALR conflict) ``anyOf`` branches become ``A_i and not A_j (j < i)``."""
+        if comb == "anyOf":
+            subs = list({_canon(x): x for x in subs}.values())
+            if any(x is True or x == {} for x in subs) and not _UNEVALUATED & set(rest):
+                return [{}]
+            if not self.disjoint_any or self.known_disjoint(subs) or self.disjoint(rest, subs, path):
+                return subs
+            negs = [self.negate(x, _ptr(path, comb, i)) for i, x in enumerate(subs)]
+            return self.union([{"allOf": [x] + negs[:i]} for i, x in enumerate(subs)])["anyOf"]
+        if self.disjoint(rest, subs, path):
+            return subs
+        try:
+            negs = [self.negate(x, _ptr(path, comb, i)) for i, x in enumerate(subs)]
+        except UnsupportedSchemaError as e:
+            self.unsupported("oneOf", path, f"its branches may overlap and 'exactly one' needs their negation: {e}; "
+                             "use anyOf, or lenient=True to treat this oneOf as anyOf")
+            return subs
+        return self.union([{"allOf": [x] + negs[:i] + negs[i + 1:]} for i, x in enumerate(subs)])["anyOf"]
+
+    def typed(self, schema: dict, path: str) -> tuple[list[str], list[str]]:
+        schema = _scope_unevaluated(schema)
+        known = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
+                 "prefixItems", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format",
+                 "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems",
+                 "minProperties", "maxProperties", "multipleOf", "nullable", "$ref", "contains",
+                 "minContains", "maxContains", "propertyNames", "unevaluatedItems",
+                 "patternProperties"} | ANNOTATIONS | INTERNAL
+        for k in schema:
+            if k not in known:
+                self.unsupported(k, path, "this keyword is not supported")
+        schema = {k: v for k, v in schema.items() if k in known and k not in ANNOTATIONS}
+        if "$ref" in schema:  # recursive ref with siblings
+            raise UnsupportedSchemaError("keywords beside a recursive $ref are not supported", "$ref", _ptr(path, "$ref"))
+        t = schema.get("type", list(TYPES))
+        types = [t] if isinstance(t, str) else list(t)
+        for x in types:
+            if x not in TYPES:
+                raise UnsupportedSchemaError(f"unknown type {x!r}", "type", _ptr(path, "type"))
+        if schema.get("nullable") is True and "null" not in types:
+            types.append("null")
+        if "integer" in types and "number" in types:
+            types.remove("integer")
+        if "enum" in schema or "const" in schema:
+            return self.enum(schema, path)
+        scalars, others = [], []
+        for ty in types:
+            try:
+                if ty == "null":
+                    scalars.append("null")
+                elif ty == "boolean":
+                    scalars.append("(?:true|false)")
+                elif ty == "string":
+                    scalars.append(self.string(schema, path))
+                elif ty in ("integer", "number"):
+                    scalars.append(self.number(schema, path, ty))
+                elif ty == "object":
+                    others.append(self.obj(schema, path))
+                elif ty == "array":
+                    others.append(self.array(schema, path))
+            except _Never:
+                continue
+        return scalars, others
+
+    def translate(self) -> str:
+        top = self.value(self.root, "#")
+        lines = [f"start: {top}"] + self.rules
+        for regex, name in self.terminals.items():
+            lines.append(f"{name}: {lark_regex_literal(regex)}")
+        return "\n".join(lines) + "\n"
+
+
+def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, lenient: bool = False,
+                        whitespace: str | None = None, resources: dict | None = None) -> str:
+    """Lark grammar text whose language is the JSON spellings (see the module docstring) of the
+    instances of ``schema`` (a dict, a boolean, or JSON text).
+
+    ``strict``: objects without ``additionalProperties`` allow no other keys. ``lenient``: warn
+    about and ignore unsupported keywords instead of raising :class:`UnsupportedSchemaError`.
+    ``whitespace``: ``None`` (compact) or ``"flexible"`` (bounded runs, see ``MAX_WS``).
+    ``resources``: other schema documents by URI, for ``$ref`` to them (nothing is fetched).
+
+    Example:
+        >>> print(json_schema_to_lark({"type": "object", "properties": {"a": {"type": "boolean"}},
+        ...                            "required": ["a"], "additionalProperties": False}))
+        start: v2
+        obj1_0: T1 T0
+        obj1: T3 obj1_0 T4
+        ?v2: obj1
+        T0: /(?:true|false)/
+        T1: /"a":/
+        T2: /,/
+        T3: /\\{/
+        T4: /\\}/
+        <BLANKLINE>
+    """
+    if isinstance(schema, str):
+        schema = json.loads(schema)
+    return _to_lark(schema, strict, lenient, whitespace, False, resources)
+
+
+def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool,
+             resources: dict | None = None) -> str:
+    tr = _Translator(schema, strict, lenient, whitespace, disjoint_any, resources)
+    try:
+        return tr.translate()
+    except _Never:
+        raise UnsupportedSchemaError("the schema accepts no instance (it is unsatisfiable)", None, "#") from None
+
+
+def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **options) -> G:
+    """``build(lark_text)`` for ``schema`` (options as for :func:`json_schema_to_lark`); when ``build``
+    raises :class:`~grammars.errors.GrammarConflictError`, overlapping ``anyOf`` branches are made
+    disjoint (A, not A and B, ...) and it is built again.
+
+    Example:
+        >>> print(compile_json_schema({"const": 1}, str.strip))
+        start: T0
+        T0: /1/
+    """
+    if isinstance(schema, str):
+        schema = json.loads(schema)
+    options = {"strict": False, "lenient": False, "whitespace": None, "resources": None, **options}
+    try:
+        return build(_to_lark(schema, **options, disjoint_any=False))
+    except GrammarConflictError:
+        pass
+    try:
+        return build(_to_lark(schema, **options, disjoint_any=True))
+    except GrammarConflictError as e:
+        raise UnsupportedSchemaError(
+            "the schema's alternatives (anyOf/oneOf/type unions of objects or arrays) overlap in a way "
+            f"an LALR(1) grammar cannot tell apart: {e}", "anyOf", "#") from None
