@@ -25,6 +25,7 @@ from .lexer import Lexicon
 from .parser import ParseTables
 from .trie import TokenTrie
 from .vocabulary import Vocabulary
+from .vocabulary_check import check_vocabulary_can_start
 
 try:
     LIBRARY_VERSION = version("guided-decoding")
@@ -273,6 +274,7 @@ def compile_grammar(grammar: Grammar, vocab: Vocabulary, *, use_disk_cache: bool
     compiled = load_pickle(path) if use_disk_cache else None
     if not isinstance(compiled, CompiledGrammar) or compiled.key != key:
         compiled = _build(grammar, vocab, key, use_disk_cache)
+        check_vocabulary_can_start(compiled, grammar, vocab)
         if use_disk_cache:
             save_pickle(path, compiled)
     with _lock:
@@ -334,15 +336,18 @@ def _check_rules_productive(grammar: Grammar, lexicon: Lexicon) -> None:
                 productive.add(rule.origin.name)
                 changed = True
     dead = sorted({r.origin.name for r in rules} - productive)
+    empty = [f"{t.name} {t.pattern.raw or repr(t.pattern.value)}" for t in grammar.parser.terminals
+             if t.name not in productive]
+    why = f" (terminal(s) {', '.join(empty)} match no text)" if empty else ""
     if grammar.start in dead:
         raise EmptyLanguageError(
-            f"{grammar.source}: the grammar's language is empty: rule {grammar.start!r} never "
+            f"{grammar.source}: the grammar's language is empty{why}: rule {grammar.start!r} never "
             "derives a finite string (every alternative needs itself or another such rule)"
         )
     if dead:
         raise EmptyLanguageError(
             f"{grammar.source}: rule(s) {', '.join(repr(d.lstrip('_')) for d in dead)} never derive "
-            "a finite string; give each a non-recursive alternative"
+            f"a finite string{why}; give each a non-recursive alternative"
         )
 
 

@@ -133,6 +133,8 @@ def _swallows(dfas: list[ByteDFA]) -> np.ndarray:
 def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:
     """Subset-free product construction over byte classes; returns transitions and, per state,
     the component state of each terminal (-1 = dead)."""
+    if not dfas:  # a grammar without terminals (`start:`): one state that no byte leaves
+        return np.full((1, 256), -1, dtype=np.int32), np.zeros((1, 0), dtype=np.int32)
     tables = [d.transitions for d in dfas]
     # Bytes that every terminal treats alike form one class: the product walks classes, not bytes.
     signature = np.concatenate([t.T for t in tables], axis=1)

@@ -12,6 +12,7 @@ from . import kernels
 from .bitmask import allocate_token_bitmask, bitmask_to_token_ids
 from .compiler import CompiledGrammar, MatchState
 from .errors import EmptyMaskError, TokenRejectedError
+from .parsing.glr import GeneralParser, GeneralState, general_parser
 
 
 class GrammarMatcher:
@@ -30,17 +31,26 @@ class GrammarMatcher:
         (True, [4])
     """
 
-    __slots__ = ("compiled", "_state", "_finished")
+    __slots__ = ("compiled", "_state", "_finished", "_general")
 
     def __init__(self, compiled: CompiledGrammar):
         self.compiled = compiled
-        self._state: MatchState = compiled.initial_state
+        # a grammar with LALR(1) conflicts runs on the general path (a set of parser stacks)
+        self._general: GeneralParser | None = (
+            general_parser(compiled) if compiled.tables.conflicts else None)
+        self._state: MatchState | GeneralState = self._initial()
         self._finished = False
+
+    def _initial(self) -> "MatchState | GeneralState":
+        return self._general.initial if self._general else self.compiled.initial_state
 
     # -- state -------------------------------------------------------------------------------
     @property
-    def state(self) -> tuple[np.ndarray, int]:
-        """(parser stack, lexer state) now; equal states allow the same continuations."""
+    def state(self) -> tuple:
+        """(parser stack, lexer state) now; equal states allow the same continuations. On the
+        general path: (the branches, each a (stack, lexer state) pair, and -1)."""
+        if self._general:
+            return self._state.branches, -1
         return self._state.stack, self._state.q
 
     @property
@@ -56,13 +66,14 @@ class GrammarMatcher:
         """An independent copy (for beams and drafts)."""
         other = GrammarMatcher.__new__(GrammarMatcher)
         other.compiled = self.compiled
+        other._general = self._general
         other._state = self._state
         other._finished = self._finished
         return other
 
     def reset(self) -> None:
         """Back to the empty prefix."""
-        self._state = self.compiled.initial_state
+        self._state = self._initial()
         self._finished = False
 
     def rollback(self, num_tokens: int = 1) -> None:
@@ -82,6 +93,8 @@ class GrammarMatcher:
         """Whether the text so far is a complete string of the grammar (end-of-sequence allowed)."""
         if self._finished:
             return True
+        if self._general:
+            return self._general.is_accepting(self._state)
         stack, q = self.state
         cg = self.compiled
         while True:
@@ -107,12 +120,14 @@ class GrammarMatcher:
             for tok in cg.eos_token_ids:
                 out[tok >> 5] |= np.uint32(1 << (tok & 31))
             return
-        stack, q, acc = self._state.stack, self._state.q, self._state.acc
-        mask = cg.state_mask(stack, q, acc)
+        if self._general:
+            mask = self._general.mask(self._state)
+        else:
+            mask = cg.state_mask(self._state.stack, self._state.q, self._state.acc)
         if mask is None:
             raise EmptyMaskError(
-                f"no token is allowed after {self.text()!r} (parser stack {stack.tolist()}, lexer "
-                f"state {q}) although the grammar is not finished; please report this grammar"
+                f"no token is allowed after {self.text()!r} (matcher state {self.state!r}) "
+                "although the grammar is not finished; please report this grammar"
             )
         np.copyto(out, mask)
 
@@ -126,6 +141,8 @@ class GrammarMatcher:
         """The bytes that may come next (not counting the end of the sequence)."""
         if self._finished:
             return []
+        if self._general:
+            return self._general.allowed_bytes(self._state)
         stack, q = self.state
         cg = self.compiled
         out = np.zeros(256, dtype=np.bool_)
@@ -225,7 +242,10 @@ class GrammarMatcher:
 
     # -- internals ---------------------------------------------------------------------------
     def _push_bytes(self, data: bytes) -> bool:
-        state = self.compiled.step(self._state, data)
+        if self._general:
+            state = self._general.advance(self._state, data)
+        else:
+            state = self.compiled.step(self._state, data)
         if state is None:
             return False
         self._state = state
@@ -248,4 +268,4 @@ def text_matches(grammar, text: str | bytes) -> bool:
 
     matcher = GrammarMatcher(compile_grammar(grammar, byte_vocabulary()))
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return matcher.advance_bytes(data) and matcher.is_accepting()
+    return (not data or matcher.advance_bytes(data)) and matcher.is_accepting()

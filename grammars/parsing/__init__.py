@@ -1,0 +1,9 @@
+"""Parsing: LR tables from lark's LALR(1) analysis, and the general (GLR) path for grammars that
+LALR(1) cannot take (ambiguous ones, reduce/reduce and shift/reduce conflicts).
+
+``tables.ParseTables`` is the dense table the kernels run; ``glr`` runs the same tables with
+several actions per conflict cell, over a small set of parser stacks."""
+
+from .tables import ParseTables
+
+__all__ = ["ParseTables"]

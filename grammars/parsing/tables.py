@@ -1,0 +1,153 @@
+"""`ParseTables`: LR tables as dense integer arrays that Numba kernels can run.
+
+Symbols are numbered terminals first (in the lexer's priority order), then ``$END``, then the
+nonterminals, then ``$root``. ``action[state, symbol]`` is ``>= 0`` for a shift (or a goto, for
+nonterminals) to that state, ``-1`` for an error, and ``-2 - r`` for a reduction by rule ``r``.
+
+Acceptance is a reduction like any other: on ``$END`` the state after the start rule reduces
+``$root: start`` and the goto on ``$root`` lands on ``end_state``, a state of its own. (lark
+accepts when a goto reaches its end state, which is also where a left-recursive start rule goes on:
+``start: "a" | start "a"`` must still shift the second ``a`` there.)
+
+For a grammar that is not LALR(1) the tables come from lark's LALR(1) analysis without its
+conflict resolution: ``conflicts[(state, symbol)]`` lists every action of a cell that has several
+(``action`` holds the first, a shift where there is one), and :mod:`grammars.parsing.glr` runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lark
+import numpy as np
+from lark.common import ParserConf
+from lark.parsers.lalr_analysis import LALR_Analyzer
+
+ERROR = -1
+
+
+@dataclass(frozen=True)
+class ParseTables:
+    """Dense LR tables; the parse accepts when a goto lands on ``end_state`` (only ``$root`` goes
+    there, and only on ``$END``).
+
+    Example:
+        >>> import lark
+        >>> from grammars.parsing import ParseTables
+        >>> tables = ParseTables.from_lark(lark.Lark('start: "a"', parser="lalr"), ["A"], "start")
+        >>> tables.action.shape[1], tables.conflicts  # A, $END, start, $root
+        (4, {})
+    """
+
+    action: np.ndarray  # int32 [n_states, n_symbols]
+    rule_len: np.ndarray  # int32 [n_rules]
+    rule_lhs: np.ndarray  # int32 [n_rules]: symbol id of the rule's left side
+    start_state: int
+    end_state: int
+    end_symbol: int
+    rule_names: tuple[str, ...]
+    conflicts: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
+    symbol_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_lark(cls, parser: lark.Lark, terminal_names: list[str], start: str) -> "ParseTables":
+        """The tables of a lark parser: lark's own LALR(1) table when ``parser`` is a LALR parser,
+        else (an Earley parser: the grammar has conflicts) every action of lark's analysis."""
+        if parser.options.parser == "lalr":
+            states, start_state = _lalr_states(parser, start)
+        else:
+            states, start_state = _all_actions(parser, start)
+        nonterminals = {r.origin.name for r in parser.rules}
+        return _dense(states, start_state, terminal_names, nonterminals | {start})
+
+
+_SHIFT, _REDUCE, _ACCEPT = "shift", "reduce", "accept"
+
+
+def _lalr_states(parser: lark.Lark, start: str):
+    table = parser.parser.parser.parser.parse_table
+    states = {
+        s: {name: [(_SHIFT if kind.name == "Shift" else _REDUCE, arg)] for name, (kind, arg) in acts.items()}
+        for s, acts in table.states.items()
+    }
+    after_start = table.end_states[start]
+    states[after_start].setdefault("$END", []).insert(0, (_ACCEPT, None))
+    return states, table.start_states[start]
+
+
+class _AllActionsAnalyzer(LALR_Analyzer):
+    """lark's LALR(1) analysis, stopped before it resolves (or refuses) conflicts."""
+
+    def compute_lalr1_states(self) -> None:  # kept: the lookaheads are all we need
+        pass
+
+
+def _all_actions(parser: lark.Lark, start: str):
+    analyzer = _AllActionsAnalyzer(ParserConf(parser.rules, None, [start]))
+    analyzer.compute_lr0_states()
+    analyzer.compute_reads_relations()
+    analyzer.compute_includes_lookback()
+    analyzer.compute_lookaheads()
+    first = analyzer.lr0_start_states[start]
+    number = {first: 0}
+    order = [first]
+    for itemset in order:  # numbered breadth-first, symbols in name order: deterministic
+        for sym in sorted(itemset.transitions, key=lambda s: s.name):
+            nxt = itemset.transitions[sym]
+            if nxt not in number:
+                number[nxt] = len(order)
+                order.append(nxt)
+    states: dict[int, dict[str, list]] = {}
+    for itemset in order:
+        acts: dict[str, list] = {s.name: [(_SHIFT, number[n])] for s, n in itemset.transitions.items()}
+        for la, rules in itemset.lookaheads.items():
+            for rule in sorted(rules, key=str):
+                if not rule.origin.name.startswith("$root_"):
+                    acts.setdefault(la.name, []).append((_REDUCE, rule))
+        if any(item.rule.origin.name == f"$root_{start}" and item.is_satisfied for item in itemset.closure):
+            acts.setdefault("$END", []).insert(0, (_ACCEPT, None))
+        states[number[itemset]] = acts
+    return states, 0
+
+
+def _dense(states, start_state: int, terminal_names: list[str], nonterminal_names: set[str]):
+    term_id = {name: i for i, name in enumerate(terminal_names)}
+    end_symbol = len(terminal_names)
+    nonterminals = sorted(nonterminal_names)
+    nt_id = {name: end_symbol + 1 + i for i, name in enumerate(nonterminals)}
+    root_symbol = end_symbol + 1 + len(nonterminals)
+    rules: dict[object, int] = {None: 0}  # rule 0 is $root: start
+    n_states = len(states) + 1
+    end_state = n_states - 1
+    action = np.full((n_states, root_symbol + 1), ERROR, dtype=np.int32)
+    conflicts: dict[tuple[int, int], tuple[int, ...]] = {}
+    for state, acts in states.items():
+        for name, options in acts.items():
+            sym = end_symbol if name == "$END" else term_id.get(name, nt_id.get(name))
+            if sym is None:
+                continue  # a terminal that no lexer state can produce
+            codes = []
+            for kind, arg in options:
+                if kind == _SHIFT:
+                    codes.append(int(arg))
+                elif kind == _ACCEPT:
+                    codes.append(-2)
+                else:
+                    codes.append(-2 - rules.setdefault(arg, len(rules)))
+            codes = sorted(dict.fromkeys(codes), reverse=True)  # a shift first, as lark resolves
+            action[state, sym] = codes[0]
+            if len(codes) > 1:
+                conflicts[(state, sym)] = tuple(codes)
+    action[start_state, root_symbol] = end_state
+    rule_len = np.zeros(len(rules), dtype=np.int32)
+    rule_lhs = np.zeros(len(rules), dtype=np.int32)
+    names = [""] * len(rules)
+    rule_len[0], rule_lhs[0], names[0] = 1, root_symbol, "$root"
+    for rule, r in rules.items():
+        if rule is not None:
+            rule_len[r] = len(rule.expansion)
+            rule_lhs[r] = nt_id[rule.origin.name]
+            names[r] = rule.origin.name
+    symbol_names = tuple(terminal_names) + ("$END",) + tuple(nonterminals) + ("$root",)
+    return ParseTables(action, rule_len, rule_lhs, int(start_state), end_state, end_symbol,
+                       tuple(names), conflicts, symbol_names)
