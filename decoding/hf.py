@@ -29,12 +29,39 @@ from .tokenizers import vocabulary_from_hf
 _KEEP_BEHIND = 256  # prefixes this many tokens shorter than the newest are forgotten
 
 
-def compile_for_tokenizer(grammar: Grammar | str, tokenizer, *, model=None) -> CompiledGrammar:
-    """Compile a grammar (a :class:`Grammar`, a bundled name, a ``.lark`` path or Lark text) for an
-    HF tokenizer; ``model`` (optional) supplies the logits width and generation-config EOS ids."""
-    if isinstance(grammar, str):
+def compile_for_tokenizer(grammar: Grammar | str | dict, tokenizer, *, model=None) -> CompiledGrammar:
+    """Compile a grammar (a :class:`Grammar`, a bundled name, a ``.lark`` path or Lark text, or a
+    structural tag as a dict: see :mod:`grammars.structural_tag`) for an HF tokenizer; ``model``
+    (optional) supplies the logits width and generation-config EOS ids.
+
+    For a structural tag, special tokens whose text is one of the tag's fixed strings (a begin, an
+    end, a trigger: ``<tool_call>`` as one token) may be produced where that text may come.
+    """
+    vocabulary = vocabulary_for(tokenizer, model)
+    if isinstance(grammar, dict):
+        from grammars.structural_tag import structural_tag_literals
+
+        vocabulary = with_special_tokens(vocabulary, tokenizer, structural_tag_literals(grammar))
+        grammar = Grammar.from_structural_tag(grammar)
+    elif isinstance(grammar, str):
         grammar = Grammar.load(grammar)
-    return compile_grammar(grammar, vocabulary_for(tokenizer, model))
+    return compile_grammar(grammar, vocabulary)
+
+
+def with_special_tokens(vocabulary: Vocabulary, tokenizer, texts: set[str]) -> Vocabulary:
+    """``vocabulary`` in which the special tokens whose content is one of ``texts`` stand for that
+    text (end-of-sequence ids stay end-of-sequence). The same vocabulary if there are none."""
+    added = dict(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+    chosen = {i: str(t.content) for i, t in added.items()
+              if str(t.content) in texts and i < vocabulary.size and vocabulary.token_bytes[i] is None
+              and i not in vocabulary.eos_token_ids}
+    if not chosen:
+        return vocabulary
+    token_bytes = list(vocabulary.token_bytes)
+    for i, text in chosen.items():
+        token_bytes[i] = text.encode("utf-8")
+    return Vocabulary(token_bytes, vocabulary.eos_token_ids, vocabulary.logits_width,
+                      name=f"{vocabulary.name}+{len(chosen)} special")
 
 
 _vocabularies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
