@@ -210,12 +210,13 @@ def test_flexible_whitespace(tok):
 
 
 def test_unsupported_keyword_names_keyword_and_path():
-    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string", "foo": 1}}}}
+    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "object"},
+                                                     "uniqueItems": True}}}
     with pytest.raises(UnsupportedSchemaError) as e:
         json_schema_to_lark(schema)
-    assert e.value.keyword == "foo"
-    assert e.value.path == "#/properties/a/items/foo"
-    assert "foo" in str(e.value) and "#/properties/a/items" in str(e.value)
+    assert e.value.keyword == "uniqueItems"
+    assert e.value.path == "#/properties/a/uniqueItems"
+    assert "uniqueItems" in str(e.value) and "#/properties/a" in str(e.value)
     with pytest.raises(UnsupportedSchemaError) as e:
         json_schema_to_lark({"type": "array", "items": {"uniqueItems": True}})
     assert e.value.keyword == "uniqueItems" and e.value.path == "#/items/uniqueItems"

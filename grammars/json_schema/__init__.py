@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import SchemaTooComplexError, UnsupportedSchemaError
+from .errors import IgnoredKeywordsWarning, SchemaTooComplexError, UnsupportedSchemaError
 from .keywords import MAX_WS
 from .serialize import serialize_instance
 from .translate import compile_json_schema, json_schema_to_lark
@@ -57,7 +57,7 @@ from .translate import compile_json_schema, json_schema_to_lark
 if TYPE_CHECKING:
     from ..grammar import Grammar
 
-__all__ = ["MAX_WS", "SchemaTooComplexError", "UnsupportedSchemaError", "compile_json_schema",
+__all__ = ["MAX_WS", "IgnoredKeywordsWarning", "SchemaTooComplexError", "UnsupportedSchemaError", "compile_json_schema",
            "grammar_from_json_schema", "json_schema_to_lark", "serialize_instance"]
 
 

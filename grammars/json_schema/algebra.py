@@ -8,6 +8,7 @@ import json
 import time
 from urllib.parse import unquote
 
+from .drafts import to_2020_12
 from .errors import SchemaTooComplexError, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _json_equal, _ptr, _type_of
 from .keywords import ANNOTATIONS, MAX_WORK, TIMEOUT_S, _alts, _both, _may_overlap, _scope_unevaluated
@@ -18,10 +19,13 @@ class SchemaAlgebra:
 
     # -- $ref --
     def resolve_ref(self, ref: str, path: str):
+        """The subschema ``ref`` points to, in the document as written, in 2020-12 keywords."""
+        if ref in self.resolved:
+            return self.resolved[ref]
         if not ref.startswith("#"):
             raise UnsupportedSchemaError(f"only references into the schema itself are supported, not {ref!r} "
                                          "(remote documents are not fetched)", "$ref", _ptr(path, "$ref"))
-        node = self.root
+        node = self.document
         frag = unquote(ref[1:])
         if frag and not frag.startswith("/"):
             raise UnsupportedSchemaError(f"anchor {ref!r} is not defined", "$ref", _ptr(path, "$ref"))
@@ -31,7 +35,8 @@ class SchemaAlgebra:
                 node = node[int(part)] if isinstance(node, list) else node[part]
             except (KeyError, IndexError, ValueError, TypeError):
                 raise UnsupportedSchemaError(f"reference {ref!r} does not resolve", "$ref", _ptr(path, "$ref")) from None
-        return node
+        self.resolved[ref] = to_2020_12(node, self.draft)[0] if frag else self.root
+        return self.resolved[ref]
 
     def _recursive_refs(self) -> set[str]:
         def refs_in(node, acc):
@@ -254,14 +259,15 @@ class SchemaAlgebra:
                 for name, s in v.items():
                     props[name] = {"allOf": [props[name], s]} if name in props else s
                 out[k] = props
-            elif k in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains",
-                       "$minExtra"):
+            elif k in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"):
                 out[k] = max(out[k], v)
             elif k in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"):
                 out[k] = min(out[k], v)
-            elif k in ("$notIn", "$notMatching"):
+            elif k in ("$notIn", "$notMatching", "$keysOutside"):
                 out[k] = list(out[k]) + [x for x in v if x not in out[k]]
-            elif k in ("anyOf", "oneOf"):
+            elif k == "oneOf":  # a second oneOf: as its exact disjoint branches (else merging it recurs)
+                out["allOf"] = out.get("allOf", []) + [self.union(self.alternatives_of("oneOf", {}, v, path))]
+            elif k == "anyOf":
                 out["allOf"] = out.get("allOf", []) + [{k: v}]
             elif k in ("enum", "const"):
                 ea = out[k] if k == "enum" else [out[k]]
@@ -274,7 +280,7 @@ class SchemaAlgebra:
             else:
                 raise UnsupportedSchemaError(f"cannot merge two different values in allOf: {out[k]!r} and {v!r}", k, _ptr(path, k))
         if "allOf" in out:  # from anyOf/oneOf merges: distribute
-            subs = out.pop("allOf")
+            subs = list(out.pop("allOf"))
             if "anyOf" in out or "oneOf" in out:
                 subs.insert(0, {k: out.pop(k) for k in ("anyOf", "oneOf") if k in out})
             combo = subs[0]

@@ -22,7 +22,9 @@ class Containers:
         addl = schema.get("additionalProperties", False if self.strict else True)
         lo = int(schema.get("minProperties", 0))
         hi = None if schema.get("maxProperties") is None else int(schema["maxProperties"])
-        min_extra = int(schema.get("$minExtra", 0))
+        # negated additionalProperties: for each name set, at least one key outside it
+        outside = [frozenset(x) for x in dict.fromkeys(tuple(x) for x in schema.get("$keysOutside", []))]
+        full = (1 << len(outside)) - 1
         names = self.property_names(schema, props, path)  # (checks, body) on key contents
         patterns = self.pattern_properties(schema, path)  # [(content regex, schema)]
         missing = [r for r in required if r not in props]
@@ -48,7 +50,8 @@ class Containers:
                 if name in required:
                     raise
                 continue
-            members.append((self.term(self.ws + re.escape(_canon(name)) + ":"), sym, name in required))
+            meets = sum(1 << j for j, names_j in enumerate(outside) if name not in names_j)
+            members.append((self.term(self.ws + re.escape(_canon(name)) + ":"), sym, name in required, meets))
         # additional keys: one key class per set of patterns matched (lookaheads keep them disjoint)
         checks, body = names if names is not None else ([], None)
         if props:
@@ -74,17 +77,17 @@ class Containers:
 
         def step(state):
             """(accepting, [(text, next state)]) of the automaton over members then extras."""
-            i, c, e = state
+            i, c, met = state
             sep = f"{comma} " if c else ""
             room = hi is None or c < hi
             if i < n:
-                key, sym, req = members[i]
-                moves = [(f"{sep}{key} {sym}", (i + 1, min(c + 1, cap), 0))] if room else []
+                key, sym, req, meets = members[i]
+                moves = [(f"{sep}{key} {sym}", (i + 1, min(c + 1, cap), met | meets))] if room else []
                 if not req:
-                    moves.append(("", (i + 1, c, 0)))
+                    moves.append(("", (i + 1, c, met)))
                 return False, moves
-            ok = c >= lo and e >= min_extra
-            moves = [(f"{sep}{extra}", (n, min(c + 1, cap), min(e + 1, min_extra)))] if extra and room else []
+            ok = c >= lo and met == full
+            moves = [(f"{sep}{extra}", (n, min(c + 1, cap), full))] if extra and room else []
             return ok, moves
 
         return self.automaton_rule("obj", (opn, cls), (0, 0, 0), step)

@@ -29,3 +29,8 @@ class SchemaTooComplexError(UnsupportedSchemaError):
 
 class _Never(Exception):
     """The (sub)schema accepts no instance."""
+
+
+class IgnoredKeywordsWarning(UserWarning):
+    """Keywords the schema's draft does not define: annotations, ignored (as every validator does);
+    the message lists each with the JSON pointer of its first use."""

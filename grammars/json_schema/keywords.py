@@ -26,7 +26,7 @@ ANNOTATIONS = {
 
 # keywords the translator writes itself (negations): the non-integral numbers, strings outside a
 # set, objects with at least n additional properties, contains counted from item n on
-INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$minExtra", "$containsFrom", "$negOnly"}
+INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$keysOutside", "$containsFrom", "$negOnly"}
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -43,7 +43,7 @@ _GROUPS = {
     "number": [("minimum",), ("maximum",), ("exclusiveMinimum",), ("exclusiveMaximum",), ("multipleOf",),
                ("$nonintegral",)],
     "object": [("required",), ("properties",), ("additionalProperties", "properties"), ("minProperties",),
-               ("maxProperties",), ("propertyNames",), ("patternProperties",), ("$minExtra",)],
+               ("maxProperties",), ("propertyNames",), ("patternProperties",), ("$keysOutside",)],
     "array": [("prefixItems", "items"), ("minItems",), ("maxItems",),
               ("contains", "minContains", "maxContains", "$containsFrom"), ("uniqueItems",)],
 }
@@ -191,9 +191,8 @@ def _public(schema):
         extra.append({"not": {"type": "integer"}})
     if "$notIn" in schema:
         extra.append({"not": {"enum": list(schema["$notIn"])}})
-    if schema.get("$minExtra"):
-        names = list(schema.get("properties", {}))
-        extra.append({"not": {"propertyNames": {"enum": names}}} if names else {"minProperties": 1})
+    for names in schema.get("$keysOutside", []):
+        extra.append({"not": {"propertyNames": {"enum": list(names)}}} if names else {"minProperties": 1})
     if "$containsFrom" in schema:  # not expressible: validate without the contains count
         for k in ("contains", "minContains", "maxContains"):
             out.pop(k, None)

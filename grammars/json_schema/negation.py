@@ -60,8 +60,6 @@ class Negation:
                 return out + [{"allOf": [{"type": ty}, x]} for x in none]
         t = s.pop("type", list(TYPES))
         allowed = {t} if isinstance(t, str) else set(t)
-        if s.pop("nullable", False) is True:
-            allowed.add("null")
         out = []
         if ty == "number":
             if "number" not in allowed and "integer" not in allowed:
@@ -161,7 +159,9 @@ class Negation:
             if neg is False:
                 return []
             names = {name: True for name in group.get("properties", {})}
-            return [{"properties": names, "additionalProperties": neg, "$minExtra": 1}]
+            return [{"properties": names, "additionalProperties": neg, "$keysOutside": [list(names)]}]
+        if k == "$keysOutside":  # not (a key outside N1 and ...): all keys in N1, or ... (disjoint)
+            return [{"$keysOutside": v[:i], "propertyNames": {"enum": list(names)}} for i, names in enumerate(v)]
         if k in ("prefixItems", "items"):
             prefix = list(group.get("prefixItems", []))
             out = []

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .errors import UnsupportedSchemaError, _Never
 from .jsonvalues import _json_equal, _like, _spell
@@ -24,7 +25,7 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
     """
     if isinstance(schema, str):
         schema = json.loads(schema)
-    tr = _Translator(schema, False, True, None, resources=resources)
+    tr = _Translator(schema, False, True, None, resources=resources, warn_ignored=False)
     root = schema = tr.root
     try:
         import jsonschema
@@ -66,12 +67,10 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
         if isinstance(v, dict):
             props = s.get("properties", {})
             names = list(props) + [r for r in s.get("required", []) if r not in props]
-            out = {k: order(props.get(k, s.get("additionalProperties", True)), v[k], depth + 1)
-                   for k in names if k in v}
-            addl = s.get("additionalProperties", True)
+            out = {k: order(_member_schema(s, k), v[k], depth + 1) for k in names if k in v}
             for k in v:
                 if k not in out:
-                    out[k] = order(addl, v[k], depth + 1)
+                    out[k] = order(_member_schema(s, k), v[k], depth + 1)
             return out
         if isinstance(v, list):
             prefix = s.get("prefixItems", [])
@@ -81,3 +80,18 @@ def serialize_instance(schema: dict | bool | str, instance, *, whitespace: str |
 
     return _spell(order(schema, instance), ", " if whitespace == "flexible" else ",",
                   ": " if whitespace == "flexible" else ":")
+
+
+def _member_schema(schema: dict, key: str):
+    """The schema the value of ``key`` meets in an object of ``schema``: its ``properties`` entry
+    and the ``patternProperties`` it matches, or ``additionalProperties`` when neither."""
+    parts = [schema["properties"][key]] if key in schema.get("properties", {}) else []
+    for pattern, sub in schema.get("patternProperties", {}).items():
+        try:
+            if re.search(pattern, key):
+                parts.append(sub)
+        except re.error:
+            continue
+    if not parts:
+        return schema.get("additionalProperties", True)
+    return parts[0] if len(parts) == 1 else {"allOf": parts}

@@ -18,7 +18,8 @@ from ..lark_literals import lark_regex_literal
 from .algebra import SchemaAlgebra
 from .containers import Containers
 from ..errors import GrammarConflictError
-from .errors import UnsupportedSchemaError, _Never
+from .drafts import detect_draft, to_2020_12
+from .errors import IgnoredKeywordsWarning, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _ptr
 from .keywords import (_BODY_MARK, _UNEVALUATED, _WS_MARK, ANNOTATIONS, INTERNAL, MAX_WS, NUMBER, STRING, TIMEOUT_S,
                        TYPES, _mentions, _quote_safe, _scope_unevaluated)
@@ -32,8 +33,20 @@ G = TypeVar("G")
 
 class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
     def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False,
-                 resources: dict | None = None):
-        self.root = localize_refs(root, resources)
+                 resources: dict | None = None, warn_ignored: bool = True):
+        self.draft = detect_draft(root)
+        written = {uri: to_2020_12(doc, keep_unknown=True)[0] for uri, doc in (resources or {}).items()}
+        # references resolve in the document as written (pointers may reach into any keyword)
+        self.document = localize_refs(to_2020_12(root, self.draft, keep_unknown=True)[0], written)
+        root, self.ignored = to_2020_12(root, self.draft)
+        root = localize_refs(root, {uri: to_2020_12(doc)[0] for uri, doc in (resources or {}).items()})
+        self.resolved: dict[str, object] = {}
+        if self.ignored and warn_ignored:
+            listed = ", ".join(f"{k} ({where})" for k, where in list(self.ignored.items())[:20])
+            warnings.warn(IgnoredKeywordsWarning(
+                f"{len(self.ignored)} keyword(s) that JSON Schema {self.draft} does not define are annotations "
+                f"and were ignored: {listed}{', ...' if len(self.ignored) > 20 else ''}"), stacklevel=5)
+        self.root = root
         self.disjoint_any = disjoint_any
         self.disjoint_lists: set[str] = set()
         self.work = 0
@@ -185,7 +198,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         known = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
                  "prefixItems", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format",
                  "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems",
-                 "minProperties", "maxProperties", "multipleOf", "nullable", "$ref", "contains",
+                 "minProperties", "maxProperties", "multipleOf", "$ref", "contains",
                  "minContains", "maxContains", "propertyNames", "unevaluatedItems",
                  "patternProperties"} | ANNOTATIONS | INTERNAL
         for k in schema:
@@ -199,8 +212,6 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         for x in types:
             if x not in TYPES:
                 raise UnsupportedSchemaError(f"unknown type {x!r}", "type", _ptr(path, "type"))
-        if schema.get("nullable") is True and "null" not in types:
-            types.append("null")
         if "integer" in types and "number" in types:
             types.remove("integer")
         if "enum" in schema or "const" in schema:
@@ -271,9 +282,11 @@ def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoi
 
 
 def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **options) -> G:
-    """``build(lark_text)`` for ``schema`` (options as for :func:`json_schema_to_lark`); when ``build``
-    raises :class:`~grammars.errors.GrammarConflictError`, overlapping ``anyOf`` branches are made
-    disjoint (A, not A and B, ...) and it is built again.
+    """``build(lark_text)`` for ``schema`` (options as for :func:`json_schema_to_lark`). When the
+    grammar is not LALR(1) (``build`` raises :class:`~grammars.errors.GrammarConflictError`, or
+    returns a grammar with ``conflicts``), overlapping ``anyOf`` branches are made disjoint (A, not A
+    and B, ...) and it is built again; if that is not LALR(1) either, the first (exact) grammar is
+    kept for the general parser, or the conflict is raised when ``build`` raised it.
 
     Example:
         >>> print(compile_json_schema({"const": 1}, str.strip))
@@ -284,12 +297,21 @@ def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **
         schema = json.loads(schema)
     options = {"strict": False, "lenient": False, "whitespace": None, "resources": None, **options}
     try:
-        return build(_to_lark(schema, **options, disjoint_any=False))
+        first = build(_to_lark(schema, **options, disjoint_any=False))
     except GrammarConflictError:
-        pass
+        first = None
+    if first is not None and not getattr(first, "conflicts", ()):
+        return first
     try:
-        return build(_to_lark(schema, **options, disjoint_any=True))
+        second = build(_to_lark(schema, **options, disjoint_any=True))
     except GrammarConflictError as e:
+        if first is not None:
+            return first
         raise UnsupportedSchemaError(
             "the schema's alternatives (anyOf/oneOf/type unions of objects or arrays) overlap in a way "
             f"an LALR(1) grammar cannot tell apart: {e}", "anyOf", "#") from None
+    except UnsupportedSchemaError:
+        if first is not None:
+            return first
+        raise
+    return second if first is None or not getattr(second, "conflicts", ()) else first
