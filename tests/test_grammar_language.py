@@ -180,3 +180,10 @@ def test_empty_mask_cannot_happen_on_the_general_path(byte_level_vocab):
 @pytest.fixture(scope="module")
 def byte_level_vocab() -> Vocabulary:
     return Vocabulary([bytes([b]) for b in range(256)] + [None], eos_token_ids=(256,))
+
+
+def test_hidden_left_recursion_is_refused_at_compile_time():
+    text = 'start: x start "a" | "b"\nx: "c"?'
+    assert earley_accepts(text, "baa")  # lark's Earley takes it; the general path cannot
+    with pytest.raises(GrammarError, match="rule 'start' is left-recursive behind 'x'"):
+        text_matches(Grammar.from_lark(text), "b")

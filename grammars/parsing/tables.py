@@ -23,6 +23,8 @@ import numpy as np
 from lark.common import ParserConf
 from lark.parsers.lalr_analysis import LALR_Analyzer
 
+from ..errors import GrammarError
+
 ERROR = -1
 
 
@@ -83,6 +85,7 @@ class _AllActionsAnalyzer(LALR_Analyzer):
 
 
 def _all_actions(parser: lark.Lark, start: str):
+    _refuse_hidden_left_recursion(parser.rules)
     analyzer = _AllActionsAnalyzer(ParserConf(parser.rules, None, [start]))
     analyzer.compute_lr0_states()
     analyzer.compute_reads_relations()
@@ -151,3 +154,40 @@ def _dense(states, start_state: int, terminal_names: list[str], nonterminal_name
     symbol_names = tuple(terminal_names) + ("$END",) + tuple(nonterminals) + ("$root",)
     return ParseTables(action, rule_len, rule_lhs, int(start_state), end_state, end_symbol,
                        tuple(names), conflicts, symbol_names)
+
+
+def _refuse_hidden_left_recursion(rules) -> None:
+    """Refuse ``a: x a "b" | "c"`` with ``x`` able to derive the empty string: a parser stack
+    would need one empty ``x`` per ``b`` still to come, a number no finite set of stacks can
+    guess. (Plain left recursion, ``a: a "b"``, is fine.)"""
+    nullable: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for r in rules:
+            if r.origin.name not in nullable and all(not s.is_term and s.name in nullable for s in r.expansion):
+                nullable.add(r.origin.name)
+                changed = True
+    corner: dict[str, set[str]] = {}  # a -> the rules that can begin a's text
+    hidden: list[tuple[str, str, str]] = []  # (a, b, the empty x before b)
+    for r in rules:
+        for i, s in enumerate(r.expansion):
+            if s.is_term:
+                break
+            corner.setdefault(r.origin.name, set()).add(s.name)
+            if i:
+                hidden.append((str(r.origin.name), str(s.name), str(r.expansion[i - 1].name)))
+            if s.name not in nullable:
+                break
+    for a, b, empty in hidden:
+        seen, work = {b}, [b]
+        while work:
+            for nxt in corner.get(work.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    work.append(nxt)
+        if a in seen:
+            raise GrammarError(
+                f"rule {a!r} is left-recursive behind {empty!r}, which can be empty (hidden left "
+                f"recursion); the general parser cannot follow it. Make {empty!r} non-empty there "
+                f"(split the alternative into one with {empty!r} and one without)")
