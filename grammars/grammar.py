@@ -92,6 +92,20 @@ class Grammar:
         _warn_special_token_text(parser, source)
         return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts)
 
+    @classmethod
+    def from_llguidance(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
+        """A grammar in the Lark dialect of llguidance / OpenAI custom tools: ``{m,n}`` repetition
+        on rules and terminals besides plain Lark; the dialect's other constructs (``%json``,
+        special tokens, rule attributes) are refused by name (see :mod:`grammars.frontends.llguidance`).
+
+        Example:
+            >>> Grammar.from_llguidance('start: "ab"{2,3}').parser.parse("ababab") is not None
+            True
+        """
+        from .frontends.llguidance import lark_from_llguidance
+
+        return cls.from_lark(lark_from_llguidance(text), start=start, source=source)
+
     @property
     def is_lalr(self) -> bool:
         """Whether the grammar is LALR(1) (the fast path); otherwise the general path runs it."""
