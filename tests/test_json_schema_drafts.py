@@ -94,6 +94,8 @@ DRAFT_CASES = {
     "2019-recursive-ref": ({"$schema": D2019, "$recursiveAnchor": True, "type": ["object", "integer"],
                             "additionalProperties": {"$recursiveRef": "#"}},
                            [{"a": {"b": 1}}, 3], [{"a": {"b": "x"}}]),
+    "multipleOf-16": ({"type": "integer", "multipleOf": 16}, [0, 16, -32, 1600, 123456], [8, 17, -4, 1.5]),
+    "d7-number-multipleOf-2": ({"$schema": D7, "type": "number", "multipleOf": 2}, [4, -10, 0], [3, 2.5, "2"]),
     "2020-unknown-keywords": ({"type": "object", "x-kubernetes-group-version-kind": [{"kind": "Pod"}],
                                "properties": {"a": {"type": "integer", "readonly": True, "example": 1,
                                                     "_uniqueItems": True, "min": 3, "$default": 0}},

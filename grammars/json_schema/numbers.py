@@ -410,3 +410,27 @@ INTEGER = int_range_regex(None, None)
 
 NONINTEGRAL = number_range_regex(integral=False)
 """All canonical non-integral numbers (``-?(?:0|[1-9][0-9]*)\\.[0-9]*[1-9]``-like)."""
+
+
+def multiple_regex(m: int) -> str | None:
+    """Regex for the integers that are multiples of ``m``, when ``m = 2**a * 5**b`` (divisibility
+    is decided by the last ``max(a, b)`` digits); None for other ``m``.
+
+        >>> import re
+        >>> r = multiple_regex(4)
+        >>> [s for s in ["0", "4", "-8", "12", "100", "6", "102", "-2"] if re.fullmatch(r, s)]
+        ['0', '4', '-8', '12', '100']
+    """
+    rest, a, b = m, 0, 0
+    while rest % 2 == 0:
+        rest, a = rest // 2, a + 1
+    while rest % 5 == 0:
+        rest, b = rest // 5, b + 1
+    if rest != 1 or m > 10_000:
+        return None
+    k = max(a, b)
+    if k == 0:
+        return INTEGER
+    small = [str(x) for x in range(m, 10 ** k, m)]
+    suffixes = [f"{x:0{k}d}" for x in range(0, 10 ** k, m)]
+    return f"(?:0|-?(?:{'|'.join(small)}|[1-9][0-9]*(?:{'|'.join(suffixes)})))"

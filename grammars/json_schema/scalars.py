@@ -13,7 +13,7 @@ from .errors import UnsupportedSchemaError, _Never
 from .formats import FORMATS
 from .jsonvalues import _is_num, _lit, _ptr
 from .keywords import _BODY_MARK, _WS_MARK, KNOWN_FORMATS, MAX_REPEAT, NUMBER
-from .numbers import INTEGER, NONINTEGRAL, EmptyRange, number_range_regex
+from .numbers import INTEGER, NONINTEGRAL, EmptyRange, multiple_regex, number_range_regex
 from .patterns import CH, PatternError, enc_str, pattern_regex
 
 
@@ -100,6 +100,11 @@ class Scalars:
         if ty == "integer" and schema.get("$nonintegral"):
             raise _Never()
         integral = True if ty == "integer" else (False if schema.get("$nonintegral") else None)
+        m = schema.get("multipleOf")
+        if _is_num(m) and m == int(m) and m > 1 and not bounds and integral is not False:
+            regex = multiple_regex(int(m))  # integer multiples of m: decided by the last digits
+            if regex is not None:
+                return regex
         if "multipleOf" in schema:
             integral, digits = self.multiple_of(schema["multipleOf"], integral, path)
         else:
