@@ -8,8 +8,8 @@ import itertools
 import re
 
 from .errors import UnsupportedSchemaError, _Never
-from .jsonvalues import _canon, _ptr
-from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT
+from .jsonvalues import _canon, _finite, _json_equal, _ptr
+from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE
 from .patterns import CH, enc_str
 
 
@@ -176,7 +176,11 @@ class Containers:
 
     def array(self, schema, path) -> str:
         if schema.get("uniqueItems"):
-            self.unsupported("uniqueItems", path, "uniqueItems is not supported")
+            values = self.unique_domain(schema, path)
+            if values is not None:
+                return self.unique_array(values, schema)
+            self.unsupported("uniqueItems", path, f"uniqueItems is supported for arrays whose items are at most "
+                             f"{MAX_UNIQUE} listed values (enum, const, boolean, null) without prefixItems or contains")
         if "unevaluatedItems" in schema:
             self.unsupported("unevaluatedItems", path, "unevaluatedItems beside contains is not supported")
         prefix = list(schema.get("prefixItems", []))
@@ -227,3 +231,41 @@ class Containers:
             return ok, moves
 
         return self.automaton_rule("arr", (opn, cls), (0, 0), step)
+
+    def unique_domain(self, schema, path) -> list | None:
+        """The distinct values an item of a ``uniqueItems`` array may take, when they are few and
+        listed (``enum``/``const``/``boolean``/``null`` items); None otherwise."""
+        if schema.get("prefixItems") or "contains" in schema:
+            return None
+        try:
+            items = self.flatten(schema.get("items", True), _ptr(path, "items"))
+        except _Never:
+            return []
+        items = {k: v for k, v in items.items() if k not in ANNOTATIONS}
+        if "enum" in items or "const" in items:
+            values = self.listed_values(items)
+        elif items in ({"type": "boolean"}, {"type": "null"}, {"type": ["boolean", "null"]}, {"type": ["null", "boolean"]}):
+            t = items["type"]
+            values = ([True, False] if "boolean" in t else []) + ([None] if "null" in t else [])
+        else:
+            return None
+        distinct = []
+        for v in values:
+            if _finite(v) and not any(_json_equal(v, d) for d in distinct):
+                distinct.append(v)
+        return distinct if len(distinct) <= MAX_UNIQUE else None
+
+    def unique_array(self, values: list, schema) -> str:
+        """Arrays of distinct ``values``: an automaton over the set of values used so far."""
+        lo = int(schema.get("minItems", 0))
+        hi = len(values) if schema.get("maxItems") is None else min(int(schema["maxItems"]), len(values))
+        symbols = [self.value({"const": v}, "#") for v in values]
+        comma, opn, cls = self.punct(","), self.punct("["), self.punct("]")
+
+        def step(used: int):
+            count = bin(used).count("1")
+            moves = [(f"{comma + ' ' if used else ''}{sym}", used | (1 << i)) for i, sym in enumerate(symbols)
+                     if not used & (1 << i) and count < hi]
+            return count >= lo, moves
+
+        return self.automaton_rule("uniq", (opn, cls), 0, step)
