@@ -5,6 +5,13 @@ at beam 5 and a wide beam 10 against conditional beam search for :func:`non_dege
 attributes only and with a classifier trained on the model's own samples of other prompts. For each
 prompt: is the output degenerate (fails the attribute, or nothing came back), and how does its
 log-probability compare with the best of ``samples`` ancestral samples that satisfy the attribute.
+
+The classifier's training draws (``CLASSIFIER_SAMPLES`` per train prompt, 48 tokens, temperature 1)
+are fixed data, cached in ``benchmarks/data/beam_classifier_samples.jsonl``. It reads the hidden
+states at three layers and the share of the token budget used, is Platt-calibrated on a split of
+the training prompts, and is scored on held-out prompts: the Brier skill score
+``1 - Brier / Brier(constant)`` with a 95% bootstrap interval over those prompts, and a learning
+curve (the same held-out prompts, a quarter, half and all of the training prompts).
 """
 
 from __future__ import annotations
@@ -17,11 +24,17 @@ import numpy as np
 import torch
 
 from decoding.aligned import prompt_ids
-from decoding.beam import conditional_beam_search, eos_token_ids, fit_attribute_classifier, sample_continuations
+from _study_cache import SampleCache
+
+from decoding.beam import (attribute_examples, conditional_beam_search, default_layers,
+                           eos_token_ids, fit_attribute_classifier, sample_continuations)
 from samplers.attributes import Hypothesis, non_degenerate
 
 DATA = Path(__file__).resolve().parent / "data" / "beam_prompts.json"
+CLASSIFIER_DRAWS = Path(__file__).resolve().parent / "data" / "beam_classifier_samples.jsonl"
 MAX_NEW_TOKENS = 48
+CLASSIFIER_SAMPLES = 8
+LEARNING_CURVE = (0.25, 0.5, 1.0)
 
 
 def _holds(attribute, prompt: str, tokens: list[int], text: str, finished: bool) -> bool:
@@ -55,11 +68,27 @@ def _degenerate(results, prompts, attribute) -> list[bool]:
             for r, p in zip(results, prompts)]
 
 
+def classifier_draws(model, tok, prompts: list[str], eos: np.ndarray) -> list[list[tuple[list[int], bool]]]:
+    """``CLASSIFIER_SAMPLES`` continuations per prompt, from the cache or sampled and cached."""
+    cache = SampleCache(CLASSIFIER_DRAWS)
+    draws = []
+    for i, prompt in enumerate(prompts):
+        key = {"prompt": prompt, "n": CLASSIFIER_SAMPLES, "seed": i, "temperature": 1.0,
+               "max_new_tokens": MAX_NEW_TOKENS}
+
+        def make(prompt=prompt, seed=i):
+            torch.manual_seed(seed)
+            return sample_continuations(model, prompt_ids(tok, prompt, chat=False),
+                                        CLASSIFIER_SAMPLES, MAX_NEW_TOKENS, 1.0, eos)
+        draws.append([(list(t), bool(f)) for t, f in cache.get_or_make(key, make)])
+    return draws
+
+
 def run(model, tok, *, quick: bool, out_dir: Path | None = None) -> dict:
     data = json.loads(DATA.read_text())
-    prompts = data["test"][:12] if quick else data["test"]
+    prompts = data["test"][:8] if quick else data["test"][:20]
     train = data["train"][:12] if quick else data["train"]
-    samples = 4 if quick else 8
+    samples = 2 if quick else 4
     attribute = non_degenerate()
     eos = eos_token_ids(model, tok)
     torch.manual_seed(0)
@@ -75,8 +104,16 @@ def run(model, tok, *, quick: bool, out_dir: Path | None = None) -> dict:
                                                      max_new_tokens=MAX_NEW_TOKENS, strict=False)
     times["conditional"] = time.perf_counter() - t
     t = time.perf_counter()
-    clf, report = fit_attribute_classifier(model, tok, train, attribute, samples_per_prompt=samples,
-                                           max_new_tokens=MAX_NEW_TOKENS, progress=False)
+    examples = attribute_examples(model, tok, train, attribute, classifier_draws(model, tok, train, eos),
+                                  layers=default_layers(model))
+    curve = []
+    for fraction in LEARNING_CURVE:
+        clf, report = fit_attribute_classifier(model, tok, train, attribute, examples=examples,
+                                               max_new_tokens=MAX_NEW_TOKENS,
+                                               train_fraction=fraction, progress=False)
+        curve.append({"train_fraction": fraction, "train_positions": report.examples,
+                      "brier_skill": report.brier_skill, "low": report.brier_skill_low,
+                      "high": report.brier_skill_high})
     times["classifier_fit"] = time.perf_counter() - t
     t = time.perf_counter()
     methods["conditional_classifier"] = conditional_beam_search(
@@ -101,9 +138,15 @@ def run(model, tok, *, quick: bool, out_dir: Path | None = None) -> dict:
             "seconds": round(times[name], 1),
         }
     print(f"\n[conditional beam search] {len(prompts)} raw prompts, max_new_tokens {MAX_NEW_TOKENS}; "
-          f"classifier: {report.examples} train / {report.holdout_examples} held-out positions, "
-          f"positive share {report.base_rate:.2f}, held-out Brier {report.holdout_brier:.3f} "
-          f"(constant {report.base_rate * (1 - report.base_rate):.3f})")
+          f"classifier (layers {clf.layers}, l2 {report.l2:g}, temperature {report.temperature:.2f}): "
+          f"{report.examples} train / {report.holdout_examples} held-out positions "
+          f"({report.holdout_groups} held-out prompts), positive share {report.base_rate:.2f}, "
+          f"held-out Brier {report.holdout_brier:.4f} against the constant's "
+          f"{report.holdout_constant_brier:.4f}: skill {report.brier_skill:+.3f} "
+          f"[{report.brier_skill_low:+.3f}, {report.brier_skill_high:+.3f}]")
+    print("learning curve (Brier skill on the same held-out prompts): " + "; ".join(
+        f"{c['train_positions']} positions {c['brier_skill']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
+        for c in curve))
     print(f"{'method':24} {'degenerate':>10} {'empty':>6} {'failed':>6} {'median logp':>11} "
           f"{'>= best of ' + str(samples) + ' samples':>22} {'s':>6}")
     for name, row in rows.items():
@@ -117,7 +160,7 @@ def run(model, tok, *, quick: bool, out_dir: Path | None = None) -> dict:
     for name in ("beam5", "conditional", "conditional_classifier"):
         print(f"  e.g. {name}: {methods[name][0].text!r}")
     if out_dir is not None:
-        _figure(rows, out_dir / "selection_beam.png")
+        _figure(rows, curve, out_dir / "selection_beam.png")
     return {
         "degenerate_rate_beam": rows["beam5"]["degenerate_rate"],
         "degenerate_rate_beam_wide": rows["beam10"]["degenerate_rate"],
@@ -126,23 +169,40 @@ def run(model, tok, *, quick: bool, out_dir: Path | None = None) -> dict:
         "beam_methods": rows,
         "beam_prompts": len(prompts),
         "classifier_holdout_brier": report.holdout_brier,
+        "classifier_constant_brier": report.holdout_constant_brier,
         "classifier_base_rate": report.base_rate,
+        "classifier_brier_skill": report.brier_skill,
+        "classifier_brier_skill_ci_low": report.brier_skill_low,
+        "classifier_brier_skill_ci_high": report.brier_skill_high,
+        "classifier_learning_curve": curve,
+        "classifier_failed_prompts": rows["conditional_classifier"]["failed"],
+        "conditional_failed_prompts": rows["conditional"]["failed"],
         "beam_study_seconds": round(time.perf_counter() - t0, 1),
     }
 
 
-def _figure(rows: dict, path: Path) -> None:
+def _figure(rows: dict, curve: list[dict], path: Path) -> None:
+    """Degenerate share per method, and the classifier's learning curve with 95% intervals."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(rows)
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 3.6))
     ax.bar(names, [rows[n]["degenerate_rate"] for n in names], color=["#bbb", "#999", "#4a8", "#286"])
     ax.set_ylabel("share of prompts degenerate")
     ax.set_ylim(0, 1)
-    ax.set_title("Conditioning away degeneracy (SmolLM2-135M, raw prompts)")
+    ax.set_title("Conditioning away degeneracy (SmolLM2-135M, raw prompts)", fontsize=10)
+    x = [c["train_positions"] for c in curve]
+    skill = [c["brier_skill"] for c in curve]
+    right.errorbar(x, skill, yerr=[[s - c["low"] for s, c in zip(skill, curve)],
+                                   [c["high"] - s for s, c in zip(skill, curve)]],
+                   marker="o", capsize=3)
+    right.axhline(0.0, color="grey", lw=0.8, ls=":")
+    right.set_xlabel("training prefix positions")
+    right.set_ylabel("held-out Brier skill score")
+    right.set_title("attribute classifier learning curve (held-out prompts)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

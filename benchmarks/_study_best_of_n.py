@@ -1,47 +1,31 @@
-"""Study: inference-aware best-of-N on the test model (SmolLM2-135M-Instruct, CPU). At equal N,
-how does the calibrated-and-transformed (tilted) selection fare against the reference policy,
-beside raw-reward best-of-N?
+"""Study: InfAlign's inference-time win rate against KL on the test model (SmolLM2-135M-Instruct).
+Does calibrating the reward and transforming it (``exp(t c)`` for best-of-N, ``-exp(-t c)`` for
+best-of-N jailbreaking) buy a higher inference-time win rate at the same KL than tilting by the
+raw reward?
 
-Run it through ``benchmarks/selection.py`` (``--quick``: 6 + 6 prompts, pools of 32; full: 25 + 25
-prompts, pools of 48).
+Run it through ``benchmarks/selection.py`` (full: 100 + 100 prompts; ``--quick``: 20 + 20, the
+first prompts of the same cached pools).
 
-Rewards (two families): ``arithmetic``, the graded :class:`decoding.rewards.ArithmeticVerifier`
-(``1 / (1 + |error|)`` of the first integer, so wrong answers are not all tied) on generated
-addition, subtraction and multiplication questions; ``facts``, MiniLM cosine similarity to a
-reference answer (:class:`decoding.rewards.EmbeddingSimilarity`) on the questions of
-``benchmarks/data/bon_questions.json``.
+Data (fixed, cached in ``benchmarks/data/bon_samples.jsonl``; missing pools are sampled and
+appended): per prompt one pool of ``P`` samples of the reference policy ``pi_ref`` (the model at
+temperature 1, no truncation). Two reward kinds: ``arithmetic``, the exact checker
+:class:`decoding.rewards.ArithmeticVerifier` graded by the error of the first integer
+(``1 / (1 + |error|)``) on generated +, -, * questions; ``facts``, MiniLM cosine similarity to a
+reference answer (:class:`decoding.rewards.EmbeddingSimilarity`) on ``bon_questions.json``.
 
-Per prompt, one pool of samples of the reference policy ``pi_ref`` (the model at temperature 1,
-no truncation) is drawn in one ``generate`` call and scored once. The first ``m`` are the
-calibration set, the rest the evaluation pool. For each N in 1, 2, 4, 8 and each of ``trials``
-random draws, 2N distinct samples of the evaluation pool become N candidates and N fresh
-reference samples (the candidates come from ``pi_ref`` too: this is inference-time selection,
-not a trained policy). Methods:
-
-* ``raw_bon``: the candidate with the highest raw reward. The calibrated ``best`` selection picks
-  a candidate with the same reward in every draw (design notes 5.8, pitfall 1; checked here).
-* ``calibrated_tilted``: pick candidate i with probability proportional to
-  ``exp(phi(c_i) / beta)``, ``phi(u) = exp(t_N u)``, ``beta = 1`` (as
-  :func:`samplers.best_of_n.select` does), ``c`` calibrated against the calibration set;
-  ``t_N`` makes the tilted policy's KL (the section 5.2 item 6 integral) equal best-of-N's
-  ``log N - (N - 1)/N``.
-* ``raw_tilted``: probability proportional to ``exp(r_i / beta)`` on raw rewards, one ``beta`` per
-  reward family and N, set so that its mean KL estimate equals ``calibrated_tilted``'s: the
-  uncalibrated counterpart at equal KL (one temperature for all prompts, whose reward scales
-  differ; that is what calibration is for).
-
-Metrics, averaged per prompt and then over prompts (± standard error over prompts): the
-inference-time win rate against the reference's own best-of-N (the chosen reward against the
-maximum of the N fresh reference rewards: 1 win, 1/2 tie, 0 loss), the single-sample win rate
-(against each of the N reference samples, i.e. the calibrated reward against held-out samples),
-and KL to ``pi_ref`` (best-of-N: the bound ``log N - (N - 1)/N``; tilted: ``sum w log(N w)``).
-Tilted methods are scored by their expectation over the weights (no sampling noise).
-
-Read the numbers with this in mind: the candidates and the references come from the same policy,
-so raw best-of-N against the reference's best-of-N is 1/2 in expectation (ties count half), and
-no rule that picks among N candidates can beat the argmax at that game; tilted selection spends
-less KL and wins less. Calibration earns its keep in the comparison between the two tilted
-rules at equal KL, and in the per-prompt win-rate estimates (``c**N``).
+Method (:mod:`samplers.frontier`): the pool stands for ``pi_ref`` (uniform over it) and a policy
+``pi`` is the pool tilted by ``w ∝ exp(score / beta)``; its KL is ``sum w log(P w)`` and its
+inference-time win rate is exact over the pool: best of ``N`` draws of ``pi`` against best of
+``N`` of ``pi_ref`` (jailbreaking: the worst of ``N`` against the worst of ``N``), ties half.
+Scores: ``raw`` (the reward itself), ``calibrated_identity`` (``c``, the leave-one-out mid-rank
+of the reward in its pool) and ``calibrated_exp`` / ``calibrated_neg_exp`` (``exp(t c)`` /
+``-exp(-t c)``, ``t`` chosen per KL from the continuous uniform model alone, never from these
+samples). Each method has one ``beta`` per reward kind and KL target, set so that the mean KL over
+the prompts is the target: a frontier is a sweep of that knob over a KL grid, all arithmetic over
+the same samples. Intervals: percentile bootstrap over prompts (2,000 resamples; the betas stay
+fixed). ``bon_frontier_gain``: the mean over the KL grid of calibrated-exp minus raw win rate,
+over all prompts of both kinds; the claim counts as reproduced where, at every grid point, the
+calibrated-exp interval lies above the raw one.
 """
 
 from __future__ import annotations
@@ -49,39 +33,43 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from _common import fmt, print_table
+from _study_cache import SampleCache
 
 from decoding.aligned import prompt_ids
 from decoding.best_of_n import DecodingConfig, Reward, sample_texts, score_texts
 from decoding.rewards import ArithmeticVerifier, EmbeddingSimilarity
-from samplers.best_of_n import Transform, calibrate, select, tilted_mean_and_kl
+from samplers.best_of_n import Transform, calibrate_leave_one_out, select
+from samplers.frontier import (beta_for_kl, inference_win_rate, pool_kl, tilt_weights,
+                               uniform_model_transform)
+from samplers.intervals import bootstrap_mean
 
-N_VALUES = (1, 2, 4, 8)
-METHODS = ("raw_bon", "calibrated_tilted", "raw_tilted")
-QUESTIONS = Path(__file__).parent / "data" / "bon_questions.json"
+DATA = Path(__file__).parent / "data"
+QUESTIONS = DATA / "bon_questions.json"
+SAMPLES = DATA / "bon_samples.jsonl"
 TEMPERATURE = 1.0
-MAX_NEW_TOKENS = {"arithmetic": 12, "facts": 16}
+MAX_NEW_TOKENS = {"arithmetic": 8, "facts": 12}
+N = 4  # the inference-time procedure: best (worst) of 4
+KL_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2)
+MODES = {"best": ("calibrated_exp", "calibrated_identity", "raw"),
+         "worst": ("calibrated_neg_exp", "calibrated_identity", "raw")}
 
 
 @dataclass(frozen=True)
 class Size:
-    """How much the study samples: prompts per reward family, pool per prompt (calibration set
-    included), calibration samples ``m``, and resampled draws per prompt and N."""
+    """Prompts per reward kind and samples per prompt."""
 
     prompts_per_reward: int
     pool: int
-    m: int
-    trials: int
 
 
-QUICK = Size(prompts_per_reward=6, pool=32, m=12, trials=200)
-FULL = Size(prompts_per_reward=25, pool=48, m=24, trials=400)
+QUICK = Size(prompts_per_reward=20, pool=12)
+FULL = Size(prompts_per_reward=100, pool=12)
 
 
 @dataclass(frozen=True)
@@ -91,17 +79,6 @@ class Task:
     family: str
     prompt: str
     reward: Reward
-
-
-@dataclass(frozen=True)
-class Draws:
-    """One prompt and N: ``trials`` draws of N candidates and N fresh reference samples."""
-
-    calibration: np.ndarray  # the calibration set's rewards
-    candidates: np.ndarray   # (trials, N) raw rewards
-    calibrated: np.ndarray   # (trials, N) against the calibration set
-    win_bon: np.ndarray      # (trials, N) each candidate against the max of the N references
-    win_single: np.ndarray   # (trials, N) each candidate against one reference (mean over the N)
 
 
 def arithmetic_tasks(count: int) -> list[Task]:
@@ -126,227 +103,184 @@ def fact_tasks(count: int) -> list[Task]:
                  EmbeddingSimilarity(q["reference"])) for q in questions[:count]]
 
 
-def sample_pool(model, tokenizer, task: Task, size: int, seed: int) -> np.ndarray:
-    """Rewards of ``size`` samples of the reference policy for the task's prompt."""
+def tasks(size: Size) -> dict[str, list[Task]]:
+    """The prompts of both reward kinds."""
+    return {"arithmetic": arithmetic_tasks(size.prompts_per_reward),
+            "facts": fact_tasks(size.prompts_per_reward)}
+
+
+_CACHE: SampleCache | None = None
+
+
+def pool_texts(model, tokenizer, task: Task, size: int, index: int) -> list[str]:
+    """``size`` samples of ``pi_ref`` for the task's prompt (the ``index``-th of its kind), from
+    the cache or sampled and cached."""
+    global _CACHE
+    _CACHE = _CACHE or SampleCache(SAMPLES)
+    seed = 1000 * list(MAX_NEW_TOKENS).index(task.family) + index
     config = DecodingConfig(TEMPERATURE, max_new_tokens=MAX_NEW_TOKENS[task.family])
-    texts = sample_texts(model, tokenizer, prompt_ids(tokenizer, task.prompt), size, config,
-                         batch_size=size, seed=seed)
-    return score_texts(task.reward, task.prompt, texts, what="pool sample")
+    key = {"prompt": task.prompt, "n": size, "seed": seed, "temperature": TEMPERATURE,
+           "max_new_tokens": config.max_new_tokens}
+    return _CACHE.get_or_make(key, lambda: sample_texts(
+        model, tokenizer, prompt_ids(tokenizer, task.prompt), size, config, batch_size=size,
+        seed=seed))
 
 
-def beats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """1 where ``a > b``, 1/2 where equal, 0 where less."""
-    return (a > b) + 0.5 * (a == b)
+def method_scores(method: str, rewards: np.ndarray, calibrated: np.ndarray,
+                  kl: float) -> np.ndarray:
+    """The tilt scores of every pool (rows) for one method at a KL target."""
+    if method == "raw":
+        return rewards
+    if method == "calibrated_identity":
+        return calibrated
+    name = "exp" if method == "calibrated_exp" else "neg_exp"
+    return uniform_model_transform(name, N, kl)(calibrated)
 
 
-def draw(pool: np.ndarray, m: int, n: int, trials: int, rng: np.random.Generator) -> Draws:
-    """Split the pool: calibration set, then ``trials`` random disjoint candidate/reference sets."""
-    calibration, rest = pool[:m], pool[m:]
-    if 2 * n > len(rest):
-        raise ValueError(f"an evaluation pool of {len(rest)} cannot hold 2 x {n} samples")
-    order = np.argsort(rng.random((trials, len(rest))), axis=1)[:, :2 * n]
-    cand, refs = rest[order[:, :n]], rest[order[:, n:]]
-    return Draws(calibration, cand, calibrate(cand.ravel(), calibration).reshape(cand.shape),
-                 beats(cand, refs.max(axis=1, keepdims=True)),
-                 beats(cand[:, :, None], refs[:, None, :]).mean(axis=2))
-
-
-def best_scores(d: Draws, rng: np.random.Generator) -> dict[str, float]:
-    """Raw best-of-N: win rates, its ``c**N`` estimate, and whether calibrated ``best`` agrees."""
-    n = d.candidates.shape[1]
-    top = np.argmax(d.candidates, axis=1)[:, None]  # any tied index has the same reward and wins
-    win_bon = np.take_along_axis(d.win_bon, top, 1)
-    selections = [select(row, d.calibration, rng=rng) for row in d.candidates]
-    agrees = all(s.raw_reward == row.max() for s, row in zip(selections, d.candidates))
-    return {"win_bon": float(win_bon.mean()),
-            "win_single": float(np.take_along_axis(d.win_single, top, 1).mean()),
-            "kl": math.log(n) - (n - 1) / n,
-            "win_bon_estimate": float(np.mean([s.inference_win_rate for s in selections])),
-            "ties_with_ref_bon": float(np.mean(win_bon == 0.5)),
-            "agrees": float(agrees)}
-
-
-def tilted_scores(d: Draws, logits: np.ndarray) -> dict[str, float]:
-    """Expected win rates and mean KL estimate of choosing with probabilities
-    ``softmax(logits)``."""
-    w = np.exp(logits - logits.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    n = w.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl = np.where(w > 0, w * np.log(n * w), 0.0).sum(axis=1)
-    return {"win_bon": float((w * d.win_bon).sum(axis=1).mean()),
-            "win_single": float((w * d.win_single).sum(axis=1).mean()),
-            "kl": float(kl.mean())}
-
-
-def exp_t_matching_bon(n: int) -> float:
-    """``t`` such that ``pi_ref`` tilted by ``exp(phi(u))``, ``phi(u) = exp(t u)``, has
-    best-of-N's KL, ``log n - (n - 1)/n``."""
-    target = math.log(n) - (n - 1) / n
-    if target == 0.0:
-        return 0.0
-    lo, hi = 0.0, 200.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        kl = tilted_mean_and_kl(Transform("exp", t=mid), points=20_001)[1]
-        lo, hi = (mid, hi) if kl < target else (lo, mid)
-    return (lo + hi) / 2
-
-
-def beta_matching_kl(draws: Sequence[Draws], target: float) -> float:
-    """One ``beta`` for all prompts such that the mean KL of ``softmax(r / beta)`` is ``target``
-    (bisection on ``log beta``; the smallest tried when the target is out of reach)."""
-    def mean_kl(log_beta: float) -> float:
-        beta = math.exp(log_beta)
-        return float(np.mean([tilted_scores(d, d.candidates / beta)["kl"] for d in draws]))
-
-    lo, hi = math.log(1e-6), math.log(1e3)  # KL falls as beta grows
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mean_kl(mid) > target else (lo, mid)
-    return math.exp(hi)
-
-
-def evaluate_family(pools: Sequence[np.ndarray], size: Size, seed: int) -> dict:
-    """Per method and N: mean and standard error over prompts of each metric."""
-    rng = np.random.default_rng(seed)
-    per_n = []
-    for n in N_VALUES:
-        draws = [draw(pool, size.m, n, size.trials, rng) for pool in pools]
-        t = exp_t_matching_bon(n)
-        calibrated = [tilted_scores(d, Transform("exp", t=t)(d.calibrated)) for d in draws]
-        beta = beta_matching_kl(draws, float(np.mean([s["kl"] for s in calibrated])))
-        per_n.append({"t": t, "beta": beta,
-                      "raw_bon": [best_scores(d, rng) for d in draws],
-                      "calibrated_tilted": calibrated,
-                      "raw_tilted": [tilted_scores(d, d.candidates / beta) for d in draws]})
-    return summarise(per_n)
-
-
-def summarise(per_n: list[dict]) -> dict:
-    """Mean and standard error over prompts, per method, metric and N (lists in N order)."""
-    def stat(method: str, key: str, f: Callable[[np.ndarray], float]) -> list[float]:
-        return [f(np.array([s[key] for s in entry[method]])) for entry in per_n]
-
-    def se(x: np.ndarray) -> float:
-        return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
-
-    out: dict = {"t": [e["t"] for e in per_n], "beta_raw_tilted": [e["beta"] for e in per_n]}
-    for method in METHODS:
-        keys = per_n[0][method][0].keys()
-        out[method] = {key: stat(method, key, lambda x: float(x.mean())) for key in keys}
-        for key in ("win_bon", "win_single"):
-            out[method][key + "_se"] = stat(method, key, se)
-    out["calibrated_minus_raw_tilted_win_bon"] = [
-        _paired(e["calibrated_tilted"], e["raw_tilted"]) for e in per_n]
-    out["calibrated_best_equals_raw_bon"] = all(x == 1.0 for x in out["raw_bon"].pop("agrees"))
+def frontier(rewards: np.ndarray, mode: str) -> dict:
+    """Per method and KL target: beta, the per-prompt inference-time win rates (and n = 1 win
+    rates), over pools ``rewards`` (prompts x P)."""
+    calibrated = np.stack([calibrate_leave_one_out(r) for r in rewards])
+    ceiling = float(np.mean(pool_kl(tilt_weights(rewards, 1e-9 * np.abs(rewards).max()))))
+    grid = [k for k in KL_GRID if k <= 0.9 * ceiling]
+    out: dict = {"kl": grid, "kl_ceiling": ceiling, "methods": {}}
+    for method in MODES[mode]:
+        rows = {"beta": [], "t": [], "win": [], "win_single": []}
+        for kl in grid:
+            scores = method_scores(method, rewards, calibrated, kl)
+            beta = beta_for_kl(list(scores), kl)
+            w = tilt_weights(scores, beta)
+            rows["beta"].append(beta)
+            rows["t"].append(None if method in ("raw", "calibrated_identity")
+                             else uniform_model_transform(
+                                 "exp" if mode == "best" else "neg_exp", N, kl).t)
+            rows["win"].append([inference_win_rate(wi, ri, N, mode) for wi, ri in zip(w, rewards)])
+            rows["win_single"].append([inference_win_rate(wi, ri, 1, mode)
+                                       for wi, ri in zip(w, rewards)])
+        rows["win"] = np.array(rows["win"]).T            # (prompts, grid)
+        rows["win_single"] = np.array(rows["win_single"]).T
+        out["methods"][method] = rows
     return out
 
 
-def _paired(a: list[dict], b: list[dict]) -> dict[str, float]:
-    diff = np.array([x["win_bon"] - y["win_bon"] for x, y in zip(a, b)])
-    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-    return {"mean": float(diff.mean()), "se": se}
+def summarise(front: dict, mode: str) -> dict:
+    """Means and bootstrap intervals per method and KL, the gain of the calibrated transform
+    over raw (per prompt, averaged over the grid) and whether the intervals separate."""
+    top, _, raw = MODES[mode]
+    summary: dict = {"kl": front["kl"], "kl_ceiling": front["kl_ceiling"], "methods": {}}
+    for method, rows in front["methods"].items():
+        mean, low, high = bootstrap_mean(rows["win"])
+        summary["methods"][method] = {"win": mean.tolist(), "low": low.tolist(),
+                                      "high": high.tolist(), "beta": rows["beta"], "t": rows["t"],
+                                      "win_single": rows["win_single"].mean(0).tolist()}
+    a, b = summary["methods"][top], summary["methods"][raw]
+    summary["separated"] = bool(all(lo > hi for lo, hi in zip(a["low"], b["high"])))
+    summary["gain_per_prompt"] = (front["methods"][top]["win"]
+                                  - front["methods"][raw]["win"]).mean(1)
+    return summary
 
 
-def run(model, tokenizer, *, quick: bool, size: Size | None = None, seed: int = 0) -> dict:
-    """Run the study (``size`` overrides the quick/full sizes) and print its table. The result's
-    ``bon_winrate_raw`` and ``bon_winrate_calibrated`` are the inference-time win rates against
-    the reference's best-of-N at the largest N for raw best-of-N and the calibrated tilted
-    selection, averaged over both reward families; ``per_reward`` has every curve."""
+def run(model, tokenizer, *, quick: bool, size: Size | None = None) -> dict:
+    """Sample (or read) the pools, trace the frontiers of both modes per reward kind, print them
+    and return the headline figures (``per_reward`` has every curve)."""
     size = size or (QUICK if quick else FULL)
     start = time.perf_counter()
-    families = {"arithmetic": arithmetic_tasks(size.prompts_per_reward),
-                "facts": fact_tasks(size.prompts_per_reward)}
-    per_reward = {}
-    for f, (family, tasks) in enumerate(families.items()):
-        pools = [sample_pool(model, tokenizer, task, size.pool, seed=seed + 1000 * f + i)
-                 for i, task in enumerate(tasks)]
-        per_reward[family] = evaluate_family(pools, size, seed=seed + f)
+    per_reward, agrees = {}, True
+    for family, family_tasks in tasks(size).items():
+        rewards = np.stack([score_texts(task.reward, task.prompt,
+                                        pool_texts(model, tokenizer, task, size.pool, i),
+                                        what="pool sample")
+                            for i, task in enumerate(family_tasks)])
+        rng = np.random.default_rng(0)
+        agrees &= all(select(r, mode="best", rng=rng).raw_reward == r.max() for r in rewards)
+        per_reward[family] = {mode: summarise(frontier(rewards, mode), mode) for mode in MODES}
     result = headline(per_reward)
-    result.update({"quick": quick, "n_values": list(N_VALUES),
-                   "prompts": 2 * size.prompts_per_reward,
-                   "pool": size.pool, "m": size.m, "trials": size.trials,
-                   "temperature": TEMPERATURE, "seconds": time.perf_counter() - start,
-                   "per_reward": per_reward})
+    result.update({"quick": quick, "bon_n": N, "prompts": 2 * size.prompts_per_reward,
+                   "pool": size.pool, "temperature": TEMPERATURE,
+                   "calibrated_best_equals_raw_bon": bool(agrees),
+                   "seconds": time.perf_counter() - start, "per_reward": per_reward})
     print_study_table(result)
     return result
 
 
-def headline(per_reward: dict) -> dict:
-    """The largest-N figures, averaged over reward families (equal numbers of prompts)."""
-    def mean(method: str, key: str) -> float:
-        return float(np.mean([r[method][key][-1] for r in per_reward.values()]))
+def _at_bon_kl(summary: dict, method: str, key: str = "win") -> float:
+    """A method's figure at the grid KL nearest best-of-N's own KL, ``log N - (N - 1)/N``."""
+    target = math.log(N) - (N - 1) / N
+    i = int(np.argmin([abs(k - target) for k in summary["kl"]]))
+    return summary["methods"][method][key][i]
 
-    return {"bon_winrate_raw": mean("raw_bon", "win_bon"),
-            "bon_winrate_calibrated": mean("calibrated_tilted", "win_bon"),
-            "bon_winrate_raw_tilted": mean("raw_tilted", "win_bon"),
-            "bon_winrate_raw_estimate": mean("raw_bon", "win_bon_estimate"),
-            "winrate_vs_ref_raw": mean("raw_bon", "win_single"),
-            "winrate_vs_ref_calibrated": mean("calibrated_tilted", "win_single"),
-            "kl_raw": mean("raw_bon", "kl"),
-            "kl_calibrated": mean("calibrated_tilted", "kl"),
-            "kl_raw_tilted": mean("raw_tilted", "kl"),
-            "calibrated_best_equals_raw_bon": all(r["calibrated_best_equals_raw_bon"]
-                                                  for r in per_reward.values())}
+
+def headline(per_reward: dict) -> dict:
+    """The issue's keys: the gains over all prompts with intervals, and the older figures at
+    best-of-N's KL, averaged over the reward kinds."""
+    out: dict = {}
+    for mode, name in (("best", "bon_frontier_gain"), ("worst", "jailbreak_frontier_gain")):
+        gains = np.concatenate([r[mode]["gain_per_prompt"] for r in per_reward.values()])
+        mean, low, high = bootstrap_mean(gains)
+        out.update({name: mean, f"{name}_ci_low": low, f"{name}_ci_high": high})
+        out[name.replace("gain", "reproduced")] = all(r[mode]["separated"]
+                                                      for r in per_reward.values())
+    best = [r["best"] for r in per_reward.values()]
+
+    def mean(method: str, key: str = "win") -> float:
+        return float(np.mean([_at_bon_kl(s, method, key) for s in best]))
+
+    kl = float(np.mean([s["kl"][int(np.argmin([abs(k - math.log(N) + (N - 1) / N)
+                                                for k in s["kl"]]))] for s in best]))
+    out.update({"bon_winrate_raw": mean("raw"), "bon_winrate_calibrated": mean("calibrated_exp"),
+                "bon_winrate_calibrated_identity": mean("calibrated_identity"),
+                "winrate_vs_ref_raw": mean("raw", "win_single"),
+                "winrate_vs_ref_calibrated": mean("calibrated_exp", "win_single"),
+                "kl_raw": kl, "kl_calibrated": kl})
+    return out
 
 
 def print_study_table(result: dict) -> None:
-    """Win rate against the reference's best-of-N per N, and the largest N's other figures."""
-    n_max = N_VALUES[-1]
-    headers = (["reward / method"] + [f"vs BoN N={n}" for n in N_VALUES]
-               + [f"vs 1 ref N={n_max}", f"KL N={n_max}"])
-    rows = []
-    for family, r in result["per_reward"].items():
-        for method in METHODS:
-            s = r[method]
-            rows.append([f"{family} {method}"]
-                        + [f"{fmt(w, 3)}±{fmt(e, 3)}"
-                           for w, e in zip(s["win_bon"], s["win_bon_se"])]
-                        + [fmt(s["win_single"][-1], 3), fmt(s["kl"][-1], 3)])
-    print(f"\n{result['prompts']} prompts, pools of {result['pool']} (m = {result['m']}), "
-          f"{result['trials']} draws per prompt and N; win rates ± standard error over prompts")
-    print_table(headers, rows)
-    for family, r in result["per_reward"].items():
-        d = r["calibrated_minus_raw_tilted_win_bon"][-1]
-        est = r["raw_bon"]["win_bon_estimate"][-1]
-        ties = r["raw_bon"]["ties_with_ref_bon"][-1]
-        print(f"{family}, N={n_max}: calibrated minus raw tilted (equal KL) {d['mean']:+.3f} ± "
-              f"{d['se']:.3f}; raw best-of-N c**N estimate {est:.3f}; ties with the reference's "
-              f"best-of-N {ties:.0%}")
-    print(f"calibrated best == raw best-of-N in every draw: "
+    """Win rate (95% interval) per method along the KL grid, per reward kind and mode."""
+    print(f"\n[best-of-N] {result['prompts']} prompts, pools of {result['pool']} samples, "
+          f"N = {N}; inference-time win rate against pi_ref's, 95% bootstrap interval over prompts")
+    for family, modes in result["per_reward"].items():
+        for mode, s in modes.items():
+            headers = [f"{family} / {'best' if mode == 'best' else 'worst'}-of-{N}"] + [
+                f"KL {k:g}" for k in s["kl"]]
+            rows = [[m] + [f"{fmt(w, 3)} [{fmt(lo, 3)}, {fmt(hi, 3)}]"
+                           for w, lo, hi in zip(v["win"], v["low"], v["high"])]
+                    for m, v in s["methods"].items()]
+            print_table(headers, rows)
+            print(f"  gain (transform - raw, mean over grid) "
+                  f"{float(np.mean(s['gain_per_prompt'])):+.4f}; intervals separate at every KL: "
+                  f"{s['separated']}; KL ceiling {s['kl_ceiling']:.2f}")
+    for key in ("bon_frontier_gain", "jailbreak_frontier_gain"):
+        print(f"{key}: {result[key]:+.4f} [{result[key + '_ci_low']:+.4f}, "
+              f"{result[key + '_ci_high']:+.4f}]; reproduced: "
+              f"{result[key.replace('gain', 'reproduced')]}")
+    print(f"calibrated best == raw best-of-N on every pool: "
           f"{result['calibrated_best_equals_raw_bon']}; {result['seconds']:.0f} s")
 
 
 def plot(result: dict, path: str | Path) -> Path:
-    """A PNG: per reward family, the win rates against the reference's best-of-N and against one
-    reference sample, and the KL, against N, for each method."""
+    """A PNG: per reward kind (rows), the best-of-N and the jailbreak frontiers (win rate against
+    KL, 95% bands) of each method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     families = list(result["per_reward"])
-    fig, axes = plt.subplots(len(families), 3, figsize=(13, 3.6 * len(families)), squeeze=False)
+    fig, axes = plt.subplots(len(families), 2, figsize=(11, 3.8 * len(families)), squeeze=False)
     for row, family in zip(axes, families):
-        r = result["per_reward"][family]
-        for method in METHODS:
-            s = r[method]
-            row[0].errorbar(N_VALUES, s["win_bon"], yerr=s["win_bon_se"], marker="o", capsize=3,
-                            label=method)
-            row[1].errorbar(N_VALUES, s["win_single"], yerr=s["win_single_se"], marker="o",
-                            capsize=3, label=method)
-            row[2].plot(N_VALUES, s["kl"], marker="o", label=method)
-        row[0].axhline(0.5, color="grey", lw=0.8, ls=":")
-        row[1].axhline(0.5, color="grey", lw=0.8, ls=":")
-        titles = ("win rate vs reference best-of-N", "win rate vs one reference sample",
-                  "KL to reference (estimate)")
-        for ax, title in zip(row, titles):
-            ax.set_title(f"{family}: {title}", fontsize=10)
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(N_VALUES, [str(n) for n in N_VALUES])
-            ax.set_xlabel("N")
-        row[0].legend(fontsize=8)
+        for ax, mode in zip(row, MODES):
+            s = result["per_reward"][family][mode]
+            for method, v in s["methods"].items():
+                line, = ax.plot(s["kl"], v["win"], marker="o", ms=3, label=method)
+                ax.fill_between(s["kl"], v["low"], v["high"], color=line.get_color(), alpha=0.2)
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            what = f"best-of-{N}" if mode == "best" else f"worst-of-{N} (jailbreak)"
+            ax.set_title(f"{family}: {what} win rate vs pi_ref, {result['prompts'] // 2} prompts",
+                         fontsize=10)
+            ax.set_xlabel("KL(pi || pi_ref)")
+            ax.set_ylabel("inference-time win rate")
+            ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

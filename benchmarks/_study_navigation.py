@@ -1,23 +1,29 @@
 """In-context navigation against the usual ways to get many answers: distinct correct list items in
-``k`` attempts (``k`` = 10 and 30), on list questions with known answer sets
-(``benchmarks/data/list_questions.json``).
+``k`` attempts (``k`` = 5, 10, 20, 30), on list questions with known answer sets: the 7 of
+``benchmarks/data/list_questions.json`` (the ones the method was developed on, reported as their
+own row) and the 18 of ``list_questions_new.json`` (written afterwards, never tuned on).
 
 An attempt is one completed item, whatever it holds (a repeat, a wrong item, no item). Methods:
 
 - ``icn``: :func:`samplers.navigation.navigate` with one new item per round (the list in the
-  prompt grows after each item), greedy completions from the plain prompt;
+  prompt grows after each item), greedy completions from the plain prompt, and drift control: an
+  item the format check (:func:`samplers.navigation.plausible_item`) refuses, a completion
+  without an item or a repeat sends the next attempt back to the best untried first token of the
+  plain prompt;
 - ``first_token``: the reference's baseline, the top ``k`` distinct first tokens of the plain
   prompt, each greedily completed (``navigate=False``);
 - ``sampling``: ``k`` independent samples of the plain prompt at temperature 1 (no top-k/top-p);
-- ``beam``: beam search with ``k`` beams and ``k`` returned sequences, no length penalty, a beam
-  ending at any token holding the closing quote.
+- ``beam``: beam search with 30 beams returning 30 sequences, no length penalty, a beam ending
+  at any token holding the closing quote; ``k`` < 30 takes the ``k`` most likely of them (one
+  search instead of one per ``k``: on this CPU the searches would dominate the run).
 
 ICN and first-token attempts are sequential in the ranking, so the first 10 attempts of the 30
-are exactly a 10-attempt run; sampling's first 10 samples are 10 independent samples; beam search
-runs once per ``k``. Items count as correct when their normalised form (case folded, accents,
-parentheses and punctuation removed, a leading "the" dropped) is an answer or an alias.
-Completions are capped at 24 tokens (list items are short). Run it through
-``benchmarks/selection.py``, which writes ``benchmarks/out/selection_navigation.png``.
+are exactly a 10-attempt run; sampling's first ``k`` samples are ``k`` independent samples.
+Items count as correct when their normalised form (case folded, accents, parentheses and
+punctuation removed, a leading "the" dropped) is an answer or an alias. Completions are capped at
+12 tokens (list items are short; one not closed by then counts as no item). Intervals: 95% percentile bootstrap over questions. Each question's items are cached
+in ``benchmarks/out/navigation_items.jsonl`` (delete it after changing the method). Run it
+through ``benchmarks/selection.py``, which writes the figure.
 """
 
 from __future__ import annotations
@@ -29,19 +35,27 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from _common import fmt, print_table
+from _study_cache import SampleCache
 
 from decoding.navigation import HFTextModel
+from samplers.intervals import bootstrap_mean
 from samplers.navigation import ITEM_STOP, extract_item, list_prompt, navigate
 
-QUESTIONS = Path(__file__).resolve().parent / "data" / "list_questions.json"
-KS = (10, 30)
-QUICK_QUESTIONS = ("planets", "south_american_countries")
+DATA = Path(__file__).resolve().parent / "data"
+QUESTION_SETS = {"new": DATA / "list_questions_new.json", "original": DATA / "list_questions.json"}
+CACHE = Path(__file__).resolve().parent / "out" / "navigation_items.jsonl"
+KS = (5, 10, 20, 30)
+QUICK_QUESTIONS = {"new": ("days_of_week", "zodiac_signs"),
+                   "original": ("planets", "south_american_countries")}
 METHODS = ("icn", "first_token", "sampling", "beam")
-MAX_ITEM_TOKENS = 24
+BEAMS = (30,)
+MAX_ITEM_TOKENS = 12
 SEED = 0
+VERSION = "icn-restart-1"  # bump when a method changes, so cached items are not reused
 
 
 def answer_key(text: str) -> str:
@@ -68,9 +82,9 @@ def answer_index(question: dict) -> dict[str, str]:
     return index
 
 
-def load_questions(names: Sequence[str] | None = None) -> list[dict]:
-    """The list questions (those named, in that order; all of them for ``None``)."""
-    questions = {q["name"]: q for q in json.loads(QUESTIONS.read_text())}
+def load_questions(path: Path, names: Sequence[str] | None = None) -> list[dict]:
+    """The list questions of one file (those named, in that order; all of them for ``None``)."""
+    questions = {q["name"]: q for q in json.loads(path.read_text())}
     return [questions[n] for n in names] if names is not None else list(questions.values())
 
 
@@ -83,9 +97,9 @@ def score(items: Sequence[str | None], index: dict[str, str]) -> dict[str, int]:
             "no_item": len(items) - len(found)}
 
 
-def attempts(lm: HFTextModel, instruction: str, ks: Sequence[int]) -> dict[str, dict[int, list]]:
-    """The items (``None``: no item) of each method's first ``k`` attempts, for each ``k``."""
-    k_max = max(ks)
+def attempts(lm: HFTextModel, instruction: str) -> dict[str, list]:
+    """Every method's items (``None``: no item) in attempt order (beam: per beam width)."""
+    k_max = max(KS)
     icn = navigate(lm, instruction, rounds=k_max, per_round=1, max_attempts=k_max,
                    max_new_tokens=MAX_ITEM_TOKENS)
     first = navigate(lm, instruction, rounds=1, per_round=k_max, navigate=False,
@@ -93,70 +107,104 @@ def attempts(lm: HFTextModel, instruction: str, ks: Sequence[int]) -> dict[str, 
     plain = list_prompt(instruction, [])
     torch.manual_seed(SEED)
     samples = lm.complete([plain] * k_max, ITEM_STOP, MAX_ITEM_TOKENS, greedy=False)
-    runs = {"icn": [a.item for a in icn.attempts], "first_token": [a.item for a in first.attempts],
-            "sampling": [extract_item(s) for s in samples]}
-    out = {method: {k: items[:k] for k in ks} for method, items in runs.items()}
-    out["beam"] = {k: [extract_item(b) for b in lm.beam_search(plain, k, ITEM_STOP,
-                                                                 MAX_ITEM_TOKENS)] for k in ks}
+    out = {"icn": [a.item for a in icn.attempts], "first_token": [a.item for a in first.attempts],
+           "sampling": [extract_item(s) for s in samples]}
+    for beams in BEAMS:
+        out[f"beam{beams}"] = [extract_item(b) for b in lm.beam_search(plain, beams, ITEM_STOP,
+                                                                        MAX_ITEM_TOKENS)]
     return out
 
 
-def run(model, tokenizer, *, quick: bool, out_dir: Path | None = None) -> dict:
-    """Distinct correct answers per method, question and ``k``; prints a table and, with
-    ``out_dir``, writes the figure ``navigation.png`` there."""
-    started = time.perf_counter()
-    lm = HFTextModel(model, tokenizer)
-    questions = load_questions(QUICK_QUESTIONS if quick else None)
+def first_k(items: dict[str, list], method: str, k: int) -> list:
+    """A method's first ``k`` attempts (beam: the ``k`` most likely sequences of the search)."""
+    if method == "beam":
+        return items[f"beam{min(b for b in BEAMS if b >= k)}"][:k]
+    return items[method][:k]
+
+
+def evaluate(lm: HFTextModel, questions: list[dict], cache: SampleCache) -> dict:
+    """Per question, method and k: the scores; per method and k: the mean and its interval."""
     per_question = {}
     for question in questions:
         index = answer_index(question)
-        items = attempts(lm, question["instruction"], KS)
+        key = {"question": question["name"], "instruction": question["instruction"],
+               "version": VERSION, "ks": list(KS), "beams": list(BEAMS),
+               "max_item_tokens": MAX_ITEM_TOKENS, "seed": SEED}
+        items = cache.get_or_make(key, lambda: attempts(lm, question["instruction"]))
         per_question[question["name"]] = {
-            method: {str(k): score(items[method][k], index) for k in KS} for method in METHODS}
-    means = {method: {str(k): sum(q[method][str(k)]["distinct_correct"]
-                                  for q in per_question.values()) / len(per_question)
-                      for k in KS} for method in METHODS}
-    headers = ["question", "size", *(f"{m} k={k}" for m in METHODS for k in KS)]
-    rows = [[q["name"], str(len(q["answers"])),
-             *(str(per_question[q["name"]][m][str(k)]["distinct_correct"])
-               for m in METHODS for k in KS)] for q in questions]
-    rows.append(["mean", "", *(fmt(means[m][str(k)]) for m in METHODS for k in KS)])
-    print("distinct correct answers in k attempts")
-    print_table(headers, rows)
-    result = {**{f"{m}_distinct_correct": means[m][str(max(KS))] for m in METHODS},
-              "distinct_correct": means, "per_question": per_question, "ks": list(KS),
-              "questions": [q["name"] for q in questions],
-              "seconds": time.perf_counter() - started}
-    if out_dir is not None:
-        result["figure"] = str(write_figure(result, Path(out_dir) / "navigation.png"))
+            method: {str(k): score(first_k(items, method, k), index) for k in KS}
+            for method in METHODS}
+    table = {m: np.array([[q[m][str(k)]["distinct_correct"] for k in KS]
+                          for q in per_question.values()]) for m in METHODS}
+    stats = {}
+    for method, rows in table.items():
+        mean, low, high = bootstrap_mean(rows)
+        stats[method] = {"mean": mean.tolist(), "low": low.tolist(), "high": high.tolist()}
+    for other in ("first_token", "sampling", "beam"):
+        mean, low, high = bootstrap_mean(table["icn"] - table[other])
+        stats[f"icn_minus_{other}"] = {"mean": mean.tolist(), "low": low.tolist(),
+                                       "high": high.tolist()}
+    return {"per_question": per_question, "stats": stats,
+            "questions": [q["name"] for q in questions]}
+
+
+def run(model, tokenizer, *, quick: bool) -> dict:
+    """Distinct correct answers per method and ``k`` on both question sets; prints the tables.
+    The headline keys are on the new questions; the older ``*_distinct_correct`` keys (k = 30)
+    stay on the original seven."""
+    started = time.perf_counter()
+    lm = HFTextModel(model, tokenizer)
+    cache = SampleCache(CACHE)
+    sets = {name: evaluate(lm, load_questions(path, QUICK_QUESTIONS[name] if quick else None),
+                           cache) for name, path in QUESTION_SETS.items()}
+    for name, res in sets.items():
+        print(f"\n[navigation] {name} questions ({len(res['questions'])}): distinct correct answers "
+              f"in k attempts, mean [95% interval over questions]")
+        headers = ["method", *(f"k={k}" for k in KS)]
+        rows = [[m] + [f"{fmt(v, 2)} [{fmt(lo, 1)}, {fmt(hi, 1)}]" for v, lo, hi in
+                       zip(st["mean"], st["low"], st["high"])] for m, st in res["stats"].items()]
+        print_table(headers, rows)
+        print_table(["question", *(f"{m} k={k}" for m in METHODS for k in (10, 30))],
+                    [[q, *(str(res["per_question"][q][m][str(k)]["distinct_correct"])
+                           for m in METHODS for k in (10, 30))] for q in res["questions"]])
+    new, original = sets["new"]["stats"], sets["original"]["stats"]
+    at = {k: i for i, k in enumerate(KS)}
+    result = {
+        "icn_distinct_correct_k10": new["icn"]["mean"][at[10]],
+        "icn_distinct_correct_k30": new["icn"]["mean"][at[30]],
+        "sampling_distinct_correct_k10": new["sampling"]["mean"][at[10]],
+        "beam_distinct_correct_k30": new["beam"]["mean"][at[30]],
+        "first_token_distinct_correct_k30": new["first_token"]["mean"][at[30]],
+        "icn_at_least_first_token_every_k": all(
+            a >= b for a, b in zip(new["icn"]["mean"], new["first_token"]["mean"])),
+        **{f"{m}_distinct_correct": original[m]["mean"][at[30]] for m in METHODS},
+        "distinct_correct": {name: {m: dict(zip(map(str, KS), res["stats"][m]["mean"]))
+                                    for m in METHODS} for name, res in sets.items()},
+        "ks": list(KS), "sets": sets, "seconds": time.perf_counter() - started}
     return result
 
 
 def write_figure(result: dict, path: Path) -> Path:
-    """A bar chart of distinct correct answers against ``k`` per method: the mean over the
-    questions, then each question."""
+    """Distinct correct answers against ``k`` per method with 95% bands, one panel per question
+    set."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = {"mean": {m: result["distinct_correct"][m] for m in METHODS}}
-    panels.update({name: {m: {k: v["distinct_correct"] for k, v in q[m].items()} for m in METHODS}
-                   for name, q in result["per_question"].items()})
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), squeeze=False)
-    width = 0.8 / len(METHODS)
-    for ax, (name, values) in zip(axes[0], panels.items()):
-        for i, method in enumerate(METHODS):
-            ax.bar([j + i * width for j in range(len(KS))],
-                   [values[method][str(k)] for k in KS], width, label=method)
-        ax.set_xticks([j + width * (len(METHODS) - 1) / 2 for j in range(len(KS))],
-                      [f"k={k}" for k in KS])
-        ax.set_title(name, fontsize=9)
-    axes[0][0].set_ylabel("distinct correct")
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=len(METHODS),
-               fontsize=8)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig, axes = plt.subplots(1, len(result["sets"]), figsize=(10, 3.8), squeeze=False)
+    for ax, (name, res) in zip(axes[0], result["sets"].items()):
+        for method in METHODS:
+            st = res["stats"][method]
+            line, = ax.plot(KS, st["mean"], marker="o", label=method)
+            ax.fill_between(KS, st["low"], st["high"], color=line.get_color(), alpha=0.15)
+        ax.set_title(f"{name} list questions ({len(res['questions'])})", fontsize=10)
+        ax.set_xlabel("attempts k")
+        ax.set_xticks(KS)
+        ax.set_ylabel("distinct correct answers")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -41,9 +41,10 @@ from samplers.attributes import AllOf, Attribute, Hypothesis
 from .aligned import prompt_ids
 from .hf import forward_outputs, vocabulary_for
 
-__all__ = ["BeamResult", "BeamSearchError", "conditional_beam_search", "eos_token_ids",
-           "fit_attribute_classifier", "load_attribute_classifier", "model_fingerprint",
-           "sample_continuations", "save_attribute_classifier"]
+__all__ = ["AttributeExamples", "BeamResult", "BeamSearchError", "attribute_examples",
+           "conditional_beam_search", "default_layers", "eos_token_ids", "fit_attribute_classifier",
+           "load_attribute_classifier", "model_fingerprint", "sample_continuations",
+           "save_attribute_classifier"]
 
 
 class BeamSearchError(RuntimeError):
@@ -105,8 +106,8 @@ def eos_token_ids(model, tokenizer) -> np.ndarray:
 class _Batch:
     """The left-padded rows of live hypotheses: KV cache, attention mask and lengths."""
 
-    def __init__(self, model, prompts: list[list[int]], need_hidden: bool):
-        self.model, self.need_hidden = model, need_hidden
+    def __init__(self, model, prompts: list[list[int]], layers: tuple[int, ...] | None):
+        self.model, self.layers = model, layers
         self.device = next(model.parameters()).device
         width = max(len(p) for p in prompts)
         ids = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -124,9 +125,10 @@ class _Batch:
             out = forward_outputs(self.model, ids.to(self.device), self.cache,
                                   attention_mask=self.mask.to(self.device),
                                   position_ids=positions.to(self.device),
-                                  output_hidden_states=self.need_hidden)
+                                  output_hidden_states=self.layers is not None)
             self.logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
-            self.hidden = out.hidden_states[-1][:, -1, :].float().cpu() if self.need_hidden else None
+            self.hidden = None if self.layers is None else [
+                out.hidden_states[layer][:, -1, :].float().cpu() for layer in self.layers]
 
     def advance(self, parents: list[int], tokens: list[int]) -> None:
         index = torch.tensor(parents, dtype=torch.long)
@@ -171,7 +173,7 @@ def conditional_beam_search(model, tokenizer, prompts: str | Sequence[str], attr
     eos = eos_token_ids(model, tokenizer)
     encoded = [prompt_ids(tokenizer, p, chat=chat) for p in prompts]
     texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in encoded]
-    batch = _Batch(model, encoded, classifier is not None)
+    batch = _Batch(model, encoded, classifier.layers if classifier is not None else None)
     live = [_Hyp(i, [], "", 0.0, attribute.initial_state(texts[i])) for i in range(len(prompts))]
     pools: list[list[tuple[float, list[int], str, bool]]] = [[] for _ in prompts]
     rejected = [Counter() for _ in prompts]
@@ -192,8 +194,11 @@ def conditional_beam_search(model, tokenizer, prompts: str | Sequence[str], attr
             ids, values = _candidates(attribute, hyp, batch.logprobs[row], k, eos)
             if not len(ids):
                 rejected[hyp.prompt]["no token allowed"] += 1
-            bonus = (classifier.log_prob(batch.hidden[row:row + 1], torch.from_numpy(ids)[None])[0].numpy()
-                     if classifier is not None and len(ids) else np.zeros(len(ids)))
+            bonus = np.zeros(len(ids))
+            if classifier is not None and len(ids):
+                features = classifier.features([h[row:row + 1] for h in batch.hidden],
+                                               len(hyp.tokens))
+                bonus = classifier.log_prob(features, torch.from_numpy(ids)[None])[0].numpy()
             for v, lp, b in zip(ids.tolist(), values.tolist(), bonus.tolist()):
                 if v in eos:
                     finish(hyp, hyp.logprob + lp, True)
@@ -256,42 +261,99 @@ def sample_continuations(model, ids: list[int], n: int, max_new_tokens: int, tem
     return samples
 
 
-def fit_attribute_classifier(model, tokenizer, prompts: Sequence[str], attribute: Attribute, *,
-                             samples_per_prompt: int = 8, max_new_tokens: int = 48,
-                             temperature: float = 1.0, chat: bool = False, rank: int = 4,
-                             l2: float = 1000.0, seed: int = 0,
-                             progress: bool = True) -> tuple[AttributeClassifier, FitReport]:
-    """Train an :class:`AttributeClassifier` for ``attribute`` from the model's own samples of
-    ``prompts`` (each labelled by the exact attribute; every prefix position is an example)."""
-    if not prompts or samples_per_prompt < 1:
-        raise ValueError("need at least one prompt and one sample per prompt")
-    torch.manual_seed(seed)
-    eos = eos_token_ids(model, tokenizer)
-    device = next(model.parameters()).device
-    feats, toks, labels, groups = [], [], [], []
-    from tqdm.auto import tqdm
+@dataclass(frozen=True)
+class AttributeExamples:
+    """Training examples for an :class:`AttributeClassifier`: per prefix position of every sample,
+    the hidden states at ``layers`` (one ``(N, H)`` tensor per layer), the tokens generated so far,
+    the next token, the sample's 0/1 label and the prompt it came from."""
 
-    for prompt in tqdm(prompts, desc="sample for the classifier", disable=not progress):
+    layers: tuple[int, ...]
+    states: list[torch.Tensor]
+    generated: torch.Tensor
+    tokens: torch.Tensor
+    labels: torch.Tensor
+    groups: torch.Tensor
+
+
+def default_layers(model) -> tuple[int, ...]:
+    """A third of the way up, two thirds, and the last layer (``hidden_states`` indices)."""
+    n = int(model.config.num_hidden_layers)
+    return tuple(sorted({max(1, n // 3), max(1, 2 * n // 3), n}))
+
+
+def attribute_examples(model, tokenizer, prompts: Sequence[str], attribute: Attribute,
+                       samples: Sequence[Sequence[tuple[list[int], bool]]], *,
+                       layers: tuple[int, ...], chat: bool = False) -> AttributeExamples:
+    """Label each sample of each prompt (``samples[i]``: ``(tokens, ended with EOS)`` pairs, as
+    from :func:`sample_continuations`) by the exact attribute and read the model's hidden states
+    at every prefix position (one forward pass per sample)."""
+    if len(samples) != len(prompts):
+        raise ValueError(f"{len(samples)} sample lists for {len(prompts)} prompts")
+    device = next(model.parameters()).device
+    states: list[list[torch.Tensor]] = [[] for _ in layers]
+    generated, toks, labels, groups = [], [], [], []
+    for p, (prompt, drawn) in enumerate(zip(prompts, samples)):
         ids = prompt_ids(tokenizer, prompt, chat=chat)
         text = tokenizer.decode(ids, skip_special_tokens=True)
-        for tokens, finished in sample_continuations(model, ids, samples_per_prompt, max_new_tokens, temperature, eos):
+        for tokens, finished in drawn:
+            if not tokens:
+                continue  # an immediate EOS leaves no prefix position to learn from
             state = attribute.initial_state(text)
             for t in tokens:
                 state = attribute.advance(state, t)
             out = Hypothesis(tuple(tokens), tokenizer.decode(tokens, skip_special_tokens=True), finished)
-            if not tokens:
-                continue  # an immediate EOS leaves no prefix position to learn from
             with torch.inference_mode():
-                hidden = model(torch.tensor([ids + tokens], device=device),
-                               output_hidden_states=True).hidden_states[-1][0].float().cpu()
-            feats.append(hidden[len(ids) - 1:len(ids) - 1 + len(tokens)])
+                hidden = model(torch.tensor([ids + list(tokens)], device=device),
+                               output_hidden_states=True).hidden_states
+            for collected, layer in zip(states, layers):
+                collected.append(hidden[layer][0, len(ids) - 1:len(ids) - 1 + len(tokens)].float().cpu())
+            generated.append(torch.arange(len(tokens)))
             toks.append(torch.tensor(tokens))
             labels.append(torch.full((len(tokens),), float(attribute.holds(state, out))))
-            groups.append(torch.full((len(tokens),), len(groups)))
+            groups.append(torch.full((len(tokens),), p))
+    if not toks:
+        raise ValueError("no sample had a prefix position to learn from")
+    return AttributeExamples(tuple(layers), [torch.cat(c) for c in states], torch.cat(generated),
+                             torch.cat(toks), torch.cat(labels), torch.cat(groups))
+
+
+def fit_attribute_classifier(model, tokenizer, prompts: Sequence[str], attribute: Attribute, *,
+                             samples_per_prompt: int = 8, max_new_tokens: int = 48,
+                             temperature: float = 1.0, chat: bool = False, rank: int = 4,
+                             l2: float | tuple[float, ...] = (10.0, 100.0, 1000.0, 10000.0),
+                             layers: tuple[int, ...] | None = None,
+                             samples: Sequence[Sequence[tuple[list[int], bool]]] | None = None,
+                             examples: AttributeExamples | None = None, train_fraction: float = 1.0,
+                             seed: int = 0,
+                             progress: bool = True) -> tuple[AttributeClassifier, FitReport]:
+    """Train an :class:`AttributeClassifier` for ``attribute`` from the model's own samples of
+    ``prompts`` (each labelled by the exact attribute; every prefix position is an example; the
+    held-out Brier score is measured on prompts kept out of training). Features: the hidden states
+    at ``layers`` (default :func:`default_layers`) and the share of ``max_new_tokens`` used.
+    ``samples`` (per prompt, as from :func:`sample_continuations`) or ``examples`` (from
+    :func:`attribute_examples`) reuse draws instead of sampling ``samples_per_prompt`` anew."""
+    if not prompts or samples_per_prompt < 1:
+        raise ValueError("need at least one prompt and one sample per prompt")
+    layers = tuple(layers or (examples.layers if examples is not None else default_layers(model)))
+    if examples is None:
+        if samples is None:
+            torch.manual_seed(seed)
+            eos = eos_token_ids(model, tokenizer)
+            from tqdm.auto import tqdm
+
+            samples = [sample_continuations(model, prompt_ids(tokenizer, p, chat=chat),
+                                            samples_per_prompt, max_new_tokens, temperature, eos)
+                       for p in tqdm(prompts, desc="sample for the classifier", disable=not progress)]
+        examples = attribute_examples(model, tokenizer, prompts, attribute, samples, layers=layers,
+                                      chat=chat)
+    if examples.layers != layers:
+        raise ValueError(f"the examples hold layers {examples.layers}, not {layers}")
     emb = model.get_input_embeddings().weight.detach().float().cpu()
-    clf = AttributeClassifier(emb, rank=rank)
-    report = clf.fit(torch.cat(feats), torch.cat(toks), torch.cat(labels), groups=torch.cat(groups),
-                     l2=l2, seed=seed, progress=progress)
+    clf = AttributeClassifier(emb, rank=rank, hidden_size=examples.states[0].shape[1], layers=layers,
+                              max_new_tokens=max_new_tokens)
+    report = clf.fit(clf.features(examples.states, examples.generated), examples.tokens,
+                     examples.labels, groups=examples.groups, l2=l2,
+                     train_fraction=train_fraction, seed=seed, progress=progress)
     return clf, report
 
 

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import numbers
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from transformers import DynamicCache
 
 from samplers.best_of_n import Selection, Transform, calibrate, calibrate_leave_one_out, select
 
@@ -307,13 +309,27 @@ def sample_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ids
     with torch.random.fork_rng(devices=cuda, enabled=seed is not None), torch.inference_mode():
         if seed is not None:
             torch.manual_seed(seed)
+        prefix = _prompt_cache(model, inputs)
         for start in range(0, n, batch_size):
             count = min(batch_size, n - start)
-            out = model.generate(inputs, attention_mask=torch.ones_like(inputs),
-                                 num_return_sequences=count, pad_token_id=pad,
-                                 **config.generate_kwargs())
+            rows = inputs.expand(count, -1)
+            cache = copy.deepcopy(prefix)
+            if cache is not None:
+                cache.batch_repeat_interleave(count)
+            out = model.generate(rows, attention_mask=torch.ones_like(rows), past_key_values=cache,
+                                 pad_token_id=pad, **config.generate_kwargs())
             texts += tokenizer.batch_decode(out[:, inputs.shape[1]:], skip_special_tokens=True)
     return texts
+
+
+def _prompt_cache(model: PreTrainedModel, inputs: torch.Tensor) -> DynamicCache | None:
+    """The KV cache of the prompt without its last token, computed once and copied into every
+    batch (``generate`` with ``num_return_sequences`` would run the prompt once per sample)."""
+    if inputs.shape[1] < 2:
+        return None
+    cache = DynamicCache()
+    model(inputs[:, :-1], past_key_values=cache, use_cache=True)
+    return cache
 
 
 def score_texts(reward: Reward, prompt: str, texts: Sequence[str], *,

@@ -5,7 +5,9 @@ the next token (one forward pass) and batched completion (``generate`` with left
 or sampled at temperature 1, each row stopped as soon as its decoded text holds the stop string).
 Prompts are raw text by default, as in the reference code; ``chat=True`` puts the user part
 through the tokenizer's chat template and starts the assistant turn with the response part.
-No prompt-prefix KV cache is shared between completions.
+The KV cache of the last prompt prefix is kept: a ranking or a batch of completions whose rows
+share a prefix with it (the growing navigation list, the plain prompt) only runs the new tokens,
+and a batch whose rows share a prefix runs it once, not once per row.
 
 Example:
     >>> from decoding.models import load_test_model
@@ -18,11 +20,12 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 
 from samplers.navigation import (
     NavigationResult,
@@ -92,6 +95,7 @@ class HFTextModel:
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
             else tokenizer.eos_token_id
         self._stop_ids: dict[str, list[int]] = {}
+        self._stored: tuple[list[int], DynamicCache | None] = ([], None)
 
     def render(self, prompt: Prompt) -> str:
         """The text the model sees for ``prompt``."""
@@ -111,11 +115,41 @@ class HFTextModel:
         return self.tokenizer.decode(ids, skip_special_tokens=True,
                                      clean_up_tokenization_spaces=False)
 
+    def token_ids(self, prompt: Prompt) -> list[int]:
+        """The token ids of ``prompt`` as rendered, without padding."""
+        return self.tokenizer(self.render(prompt), add_special_tokens=not self.chat)["input_ids"]
+
+    def _prefix_cache(self, ids: list[int]) -> DynamicCache | None:
+        """A batch-1 KV cache holding exactly ``ids``, built from the stored one up to their
+        common prefix (the caller may extend it: it gets a copy)."""
+        if not ids:
+            return None
+        stored_ids, stored = self._stored
+        common = 0
+        for a, b in zip(stored_ids, ids):
+            if a != b:
+                break
+            common += 1
+        cache = DynamicCache()
+        if common and stored is not None:
+            cache = copy.deepcopy(stored)
+            if common < len(stored_ids):
+                cache.crop(common - len(stored_ids))  # a negative count: tokens to drop
+        if common < len(ids):
+            with torch.inference_mode():
+                self.model(torch.tensor([ids[common:]], device=self._device), past_key_values=cache,
+                           use_cache=True)
+        self._stored = (list(ids), cache)
+        return copy.deepcopy(cache)
+
     def rank_first_tokens(self, prompt: Prompt) -> list[str]:
         """The decoded strings of the ``top_k`` most likely next tokens, most likely first, without
         special tokens, whitespace-only strings, partial characters and repeats."""
+        ids = self.token_ids(prompt)
+        cache = self._prefix_cache(ids[:-1])
         with torch.inference_mode():
-            logits = self.model(**self.encode([prompt])).logits[0, -1]
+            logits = self.model(torch.tensor([ids[-1:]], device=self._device),
+                                past_key_values=cache, use_cache=cache is not None).logits[0, -1]
         ranked: dict[str, None] = {}
         for token_id in torch.topk(logits.float(), self.top_k).indices.tolist():
             text = self.decode([token_id])
@@ -126,15 +160,29 @@ class HFTextModel:
     def complete(self, prompts: Sequence[Prompt], stop: str, max_new_tokens: int, *,
                  greedy: bool = True) -> list[str]:
         """Greedy (or temperature-1, untruncated) continuations of ``prompts`` in one batch, each
-        ending right after the first ``stop`` in its decoded text, or where generation ended."""
+        ending right after the first ``stop`` in its decoded text, or where generation ended.
+        Rows of one length run their shared prefix once (from the stored cache)."""
         if not prompts:
             return []
-        enc = self.encode(prompts)
+        rows = [self.token_ids(p) for p in prompts]
+        if len({len(r) for r in rows}) == 1 and len(rows[0]) > 1:
+            common = len(rows[0]) - 1
+            for column in range(common):
+                if any(r[column] != rows[0][column] for r in rows):
+                    common = column
+                    break
+            cache = self._prefix_cache(rows[0][:common])
+            if cache is not None:
+                cache.batch_repeat_interleave(len(rows))
+            ids = torch.tensor(rows, device=self._device)
+            enc = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        else:
+            cache, enc = None, self.encode(prompts)
         length = enc["input_ids"].shape[1]
         sampling = {} if greedy else {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
         with torch.inference_mode():
             out = self.model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=not greedy,
+                **enc, max_new_tokens=max_new_tokens, do_sample=not greedy, past_key_values=cache,
                 stopping_criteria=StoppingCriteriaList(
                     [TextStoppingCriteria(self.tokenizer, stop, length)]),
                 pad_token_id=self._pad, **sampling)

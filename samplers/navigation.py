@@ -20,13 +20,13 @@ import math
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = ["Attempt", "NavigationResult", "Prompt", "ReasoningPath", "ReasoningResult",
            "TextModel", "extract_item", "extract_number", "list_prompt", "navigate",
-           "navigate_reasoning", "normalise_item", "reasoning_prompt", "truncate_after"]
+           "navigate_reasoning", "normalise_item", "plausible_item", "reasoning_prompt", "truncate_after"]
 
 ITEM_STOP = '"'
 PATH_STOP = "###"
@@ -173,10 +173,24 @@ class NavigationResult:
         return [a for a in self.attempts if a.item is None]
 
 
+def plausible_item(item: str, max_words: int = 6) -> bool:
+    """The default format check of :func:`navigate`: a list item of one to ``max_words`` words on
+    one line, with at least two letters (a lone capital letter or a number is refused).
+
+    Example:
+        >>> plausible_item("New Zealand"), plausible_item("K"), plausible_item("a b c d e f g")
+        (True, False, False)
+    """
+    words = item.split()
+    return 1 <= len(words) <= max_words and "\n" not in item and sum(map(str.isalpha, item)) >= 2
+
+
 def navigate(model: TextModel, instruction: str, rounds: int, per_round: int, *,
              navigate: bool = True, complete_from: Literal["plain", "icn"] = "plain",
              completion: Literal["greedy", "sample"] = "greedy", max_new_tokens: int = 64,
-             max_listed: int = 50, max_attempts: int | None = None) -> NavigationResult:
+             max_listed: int = 50, max_attempts: int | None = None,
+             accept: Callable[[str], bool] | None = plausible_item,
+             restart: bool = True) -> NavigationResult:
     """Up to ``rounds * per_round`` distinct items for ``instruction``.
 
     Each round ranks the first tokens after :func:`list_prompt` of the items found so far (the
@@ -186,6 +200,12 @@ def navigate(model: TextModel, instruction: str, rounds: int, per_round: int, *,
     (:func:`normalise_item`); a repeat or a completion without an item costs an attempt and the
     walk goes on, until the round has ``per_round`` new items. Stops early when a round finds
     nothing new or after ``max_attempts`` completions.
+
+    Drift control (``navigate=True``): an item that ``accept`` (the format check; ``None``: any
+    item) refuses is not kept. With ``restart``, a refused attempt, a completion without an item
+    or a repeat sends the rest of the round back to the original query: its next candidates are
+    the best untried first tokens of the plain prompt's ranking, and a round whose own ranking has
+    nothing untried left starts from there too instead of ending the search.
 
     Example:
         >>> class Planets:   # a stand-in model: "M" always completes to Mars
@@ -220,6 +240,15 @@ def navigate(model: TextModel, instruction: str, rounds: int, per_round: int, *,
     probed: set[str] = set()
     budget = math.inf if max_attempts is None else max_attempts
     warned = False
+    restarts = restart and navigate
+    plain_ranking: list[str] | None = None
+
+    def untried_plain() -> list[str]:
+        nonlocal plain_ranking
+        if plain_ranking is None:
+            plain_ranking = list(dict.fromkeys(model.rank_first_tokens(plain)))
+        return [t for t in plain_ranking if t not in probed]
+
     for _ in range(rounds):
         if navigate and len(items) > max_listed and not warned:
             warnings.warn(f"the navigation prompt lists only the last {max_listed} of the "
@@ -229,6 +258,8 @@ def navigate(model: TextModel, instruction: str, rounds: int, per_round: int, *,
         source = plain if complete_from == "plain" else context
         candidates = [t for t in dict.fromkeys(model.rank_first_tokens(context))
                       if t not in probed]
+        if not candidates and restarts:
+            candidates = untried_plain()
         found = 0
         while candidates and found < per_round and len(attempts) < budget:
             batch = candidates[:min(per_round - found, budget - len(attempts))]
@@ -236,14 +267,20 @@ def navigate(model: TextModel, instruction: str, rounds: int, per_round: int, *,
             probed.update(batch)
             texts = model.complete([source.extended(t) for t in batch], ITEM_STOP,
                                    max_new_tokens, greedy=completion == "greedy")
+            drifted = False
             for token, rest in zip(batch, texts):
                 item = extract_item(token + rest)
+                if item is not None and navigate and accept is not None and not accept(item):
+                    item = None  # refused by the format check: not an item
                 new = item is not None and normalise_item(item) not in seen
                 attempts.append(Attempt(token, token + rest, item, new))
+                drifted |= not new
                 if new:
                     items.append(item)
                     seen.add(normalise_item(item))
                     found += 1
+            if drifted and restarts:
+                candidates = [t for t in untried_plain() if t not in batch]
         if found == 0 or len(attempts) >= budget:
             break
     return NavigationResult(items, attempts)

@@ -20,7 +20,7 @@ from decoding.beam import (
 from decoding.hf import compile_for_tokenizer
 from grammars import Grammar
 from samplers import enumerate_language
-from samplers.attribute_classifier import ClassifierMismatchError
+from samplers.attribute_classifier import AttributeClassifier, ClassifierMismatchError
 from samplers.attributes import (
     AllOf,
     Finished,
@@ -132,7 +132,8 @@ def test_classifier_trains_steers_saves_and_refuses_another_model(test_model, te
     path = tmp_path / "clf.pt"
     save_attribute_classifier(clf, path, test_model, attribute)
     again = load_attribute_classifier(path, test_model, attribute)
-    h = torch.randn(2, test_model.config.hidden_size)
+    h = clf.features([torch.randn(2, test_model.config.hidden_size) for _ in clf.layers],
+                     torch.tensor([0, 3]))
     v = torch.tensor([[1, 2], [3, 4]])
     assert torch.allclose(again.log_prob(h, v), clf.log_prob(h, v))
     with pytest.raises(ClassifierMismatchError, match="attribute"):
@@ -144,3 +145,33 @@ def test_classifier_trains_steers_saves_and_refuses_another_model(test_model, te
                                          num_attention_heads=4, num_key_value_heads=2))
     with pytest.raises(ClassifierMismatchError, match="embedding_checksum"):
         load_attribute_classifier(path, other, attribute)
+
+
+def _toy_examples(signal: float, seed: int):
+    """Prefix features of 40 prompts x 30 positions; labels depend on feature 0 with ``signal``."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1200, 16, generator=gen)
+    groups = torch.arange(1200) // 30
+    p = torch.sigmoid(signal * x[:, 0] - 0.5)
+    z = (torch.rand(1200, generator=gen) < p).float()
+    return x, torch.randint(0, 50, (1200,), generator=gen), z, groups
+
+
+def test_calibrated_classifier_beats_the_base_rate_on_held_out_groups():
+    x, v, z, groups = _toy_examples(3.0, 0)
+    clf = AttributeClassifier(torch.randn(50, 8, generator=torch.Generator().manual_seed(1)), rank=2,
+                              hidden_size=16)
+    report = clf.fit(x, v, z, groups=groups, progress=False)
+    assert report.holdout_groups == 10 and report.holdout_examples == 300
+    assert report.brier_skill_low > 0.2 and report.holdout_brier < report.holdout_constant_brier
+    assert report.l2 in (10.0, 100.0, 1000.0, 10000.0)
+
+
+def test_on_pure_noise_calibration_keeps_the_classifier_near_the_base_rate():
+    x, v, z, groups = _toy_examples(0.0, 2)
+    clf = AttributeClassifier(torch.randn(50, 8, generator=torch.Generator().manual_seed(3)), rank=2,
+                              hidden_size=16)
+    report = clf.fit(x, v, z, groups=groups, progress=False)
+    assert report.brier_skill > -0.05 and report.brier_skill_low < 0 < report.brier_skill_high + 0.05
+    with pytest.raises(ValueError, match="cannot be split"):
+        clf.fit(x[:60], v[:60], z[:60], groups=groups[:60], progress=False)

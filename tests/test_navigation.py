@@ -46,7 +46,7 @@ class Letters:
     """A stand-in model: every first token is a whole item, except "?" (which never closes)."""
 
     def rank_first_tokens(self, prompt):
-        return ["?", "A", "B", "C", "D", "E", "F"]
+        return ["?", "Aa", "Bb", "Cc", "Dd", "Ee", "Ff"]
 
     def complete(self, prompts, stop, max_new_tokens, *, greedy=True):
         return [" and so on" if p.response.endswith("?") else stop for p in prompts]
@@ -167,9 +167,9 @@ def test_item_ends_at_the_first_closing_quote():
 
 def test_no_closing_quote_is_no_item_not_the_word_nothing():
     result = navigate(Letters(), "Name some letters.", rounds=2, per_round=2)
-    assert result.items == ["A", "B", "C", "D"]
+    assert result.items == ["Aa", "Bb", "Cc", "Dd"]
     assert [(a.first_token, a.text, a.item) for a in result.failed] == [("?", "? and so on", None)]
-    assert result.tried == 5 and result.first_tokens == ["A", "B", "C", "D"]
+    assert result.tried == 5 and result.first_tokens == ["Aa", "Bb", "Cc", "Dd"]
 
 
 def test_the_listed_items_are_capped_with_one_warning():
@@ -177,15 +177,40 @@ def test_the_listed_items_are_capped_with_one_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = navigate(recorder, "Name some letters.", rounds=5, per_round=1, max_listed=2)
-    assert result.items == ["A", "B", "C", "D", "E"]
+    assert result.items == ["Aa", "Bb", "Cc", "Dd", "Ee"]
     assert [str(w.message) for w in caught] == [
         "the navigation prompt lists only the last 2 of the explored items"]
-    assert recorder.ranked[-1] == list_prompt("Name some letters.", ["C", "D"])
+    assert recorder.ranked[-1] == list_prompt("Name some letters.", ["Cc", "Dd"])
 
 
 def test_max_attempts_counts_repeats_and_failures():
     result = navigate(Letters(), "Name some letters.", rounds=3, per_round=2, max_attempts=3)
-    assert result.tried == 3 and result.items == ["A", "B"]
+    assert result.tried == 3 and result.items == ["Aa", "Bb"]
+
+
+class Drifter:
+    """A stand-in model whose navigation ranking drifts to lone capital letters once a planet is
+    listed, while the plain prompt's ranking keeps good first tokens."""
+
+    def rank_first_tokens(self, prompt):
+        if prompt.response.endswith('Answer:\n1. "'):
+            return ["Mars", "Venus", "Earth", "Pluto"]
+        return ["K", "Q", "Mars"]
+
+    def complete(self, prompts, stop, max_new_tokens, *, greedy=True):
+        return [stop for _ in prompts]
+
+
+def test_drifting_answers_are_refused_and_navigation_restarts_from_the_plain_ranking():
+    result = navigate(Drifter(), PLANETS, rounds=4, per_round=1)
+    assert result.items == ["Mars", "Venus", "Earth", "Pluto"]
+    assert [(a.first_token, a.item) for a in result.failed] == [("K", None), ("Q", None)]
+    assert result.tried == 6
+
+
+def test_without_drift_control_navigation_keeps_the_drift():
+    result = navigate(Drifter(), PLANETS, rounds=4, per_round=1, accept=None, restart=False)
+    assert result.items == ["Mars", "K", "Q"]   # then the ranking has nothing untried: it stops
 
 
 def test_reasoning_paths_start_with_distinct_tokens(lm):
