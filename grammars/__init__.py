@@ -6,7 +6,8 @@ Knows nothing of models: a :class:`Vocabulary` (token id -> bytes) is all it nee
 """
 
 from . import llvmlite_compat  # noqa: F401  (before numba is used: lets a vLLM engine start)
-from .compiler import CompiledGrammar, compile_grammar, compile_kernels, token_trie
+from .compiler import CompiledGrammar, compile_grammar, token_trie
+from .warmup import compile_kernels
 from .errors import (
     EmptyLanguageError,
     EmptyMaskError,

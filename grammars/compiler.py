@@ -21,7 +21,7 @@ from . import kernels
 from .cache import cache_root, load_pickle, save_pickle
 from .errors import EmptyLanguageError
 from .grammar import Grammar
-from .lexer import Lexicon
+from .lexing import Lexicon
 from .parser import ParseTables
 from .trie import TokenTrie
 from .vocabulary import Vocabulary
@@ -38,7 +38,7 @@ FORMAT = 1  # bump when the compiled layout changes
 def _engine_digest() -> str:
     """A hash of the engine's own source: a cached compiled grammar from other code is not used."""
     h = hashlib.sha256(f"{FORMAT}\x00{LIBRARY_VERSION}".encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -377,25 +377,3 @@ def _check_no_swallowed_terminals(grammar: Grammar, lexicon: Lexicon, tables: Pa
                     f"terminal such as whitespace) or make {lexicon.names[a]} unable to continue "
                     "with their first character"
                 )
-
-
-
-def compile_kernels() -> None:
-    """Compile (or load from Numba's on-disk cache) every kernel by running a tiny grammar once.
-
-    ``scripts/setup.sh`` calls this, so a user's first grammar compile does not pay for Numba's
-    JIT (several seconds on two cores). Example:
-
-        >>> compile_kernels()
-    """
-    from .matcher import GrammarMatcher
-
-    vocab = Vocabulary([b"a", b"b", b"ab", None], eos_token_ids=(3,))
-    matcher = GrammarMatcher(
-        compile_grammar(Grammar.from_lark('start: "a" "b"*\n%ignore " "'), vocab,
-                        use_disk_cache=False)
-    )
-    matcher.advance(0)
-    matcher.allowed_token_ids()
-    matcher.is_accepting()
-    matcher.allowed_bytes()

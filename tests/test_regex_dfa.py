@@ -1,4 +1,4 @@
-"""Byte DFAs of lexer terminals (grammars.regex_dfa) against Python's ``re.fullmatch``."""
+"""Byte DFAs of lexer terminals (grammars.regex) against Python's ``re.fullmatch``."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from grammars.errors import UnsupportedRegexError
-from grammars.regex_dfa import (
-    ByteDFA,
-    _minimize,
-    _regex_byte_dfa_cached,
-    _utf8_sequences,
-    literal_byte_dfa,
-    regex_byte_dfa,
-)
+from grammars.regex import ByteDFA, literal_byte_dfa, regex_byte_dfa
+from grammars.regex.compile import _regex_byte_dfa_cached
+from grammars.regex.minimize import minimize as _minimize
+from grammars.regex.utf8 import utf8_sequences as _utf8_sequences
 
 _RE_FLAGS = {"i": re.I, "m": re.M, "s": re.S, "x": re.X, "u": re.U, "a": re.A}
 
