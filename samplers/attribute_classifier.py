@@ -228,19 +228,24 @@ class AttributeClassifier(torch.nn.Module):
         gen = torch.Generator().manual_seed(seed)
         ids = groups if groups is not None else torch.arange(n)
         unique = torch.unique(ids)
-        unique = unique[torch.randperm(len(unique), generator=gen)]
         n_held = max(1, int(len(unique) * holdout))
         n_cal = max(1, int(len(unique) * calibration))
         if len(unique) < n_held + n_cal + 1:
             raise ValueError(f"{len(unique)} groups cannot be split into held-out, calibration "
                              f"and training groups; give more prompts")
-        rest = unique[n_held + n_cal:]
-        rest = rest[:max(1, round(len(rest) * train_fraction))]
-        held, cal, train = (torch.isin(ids, part) for part in
-                            (unique[:n_held], unique[n_held:n_held + n_cal], rest))
-        if float(labels[train].mean()) in (0.0, 1.0):
-            raise ValueError("every training label in the training groups is the same; give more "
-                             "samples")
+        # Draw group orders until the training groups hold both labels (few groups of one
+        # label each can all land on the training side of one draw).
+        for _ in range(32):
+            order = unique[torch.randperm(len(unique), generator=gen)]
+            rest = order[n_held + n_cal:]
+            rest = rest[:max(1, round(len(rest) * train_fraction))]
+            held, cal, train = (torch.isin(ids, part) for part in
+                                (order[:n_held], order[n_held:n_held + n_cal], rest))
+            if float(labels[train].mean()) not in (0.0, 1.0):
+                break
+        else:
+            raise ValueError("in 32 random splits of the groups, every training label was the "
+                             "same; give more prompts whose samples differ in the attribute")
         features = features.float()
         xs, ts, zs = features[train], tokens[train], labels[train]
         loss_fn = torch.nn.BCEWithLogitsLoss()

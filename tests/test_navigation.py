@@ -99,7 +99,8 @@ def test_icn_prompt_lists_the_explored_items_numbered(icn_run):
         listing = "".join(f'{i}. "{item}"\n' for i, item in enumerate(explored, 1))
         assert prompt.user == PLANETS
         assert prompt.response == f'Answer:\n{listing}{len(explored) + 1}. "'
-    assert recorder.ranked[-1].response.count("\n") - 1 >= len(result.items) - 1
+    # Restarts rank the plain prompt too, so the longest listing is the last navigated round's.
+    assert max(p.response.count("\n") for p in recorder.ranked) - 1 >= len(result.items) - 1
 
 
 def test_baseline_ranks_from_the_plain_prompt(baseline_run):

@@ -11,7 +11,7 @@ ignored up to draft-07; ``$recursiveRef`` to the root in 2019-09; keywords newer
     >>> schema, ignored = to_2020_12({"$schema": "http://json-schema.org/draft-04/schema#",
     ...     "type": "number", "minimum": 0, "exclusiveMinimum": True, "x-unit": "m"})
     >>> schema, ignored
-    ({'type': 'number', 'exclusiveMinimum': 0}, {'x-unit': '#'})
+    ({'type': 'number', 'exclusiveMinimum': 0}, {'x-unit': '#/x-unit'})
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class GeneralParser:
         self.n_terms = len(lx.names)
         self.n_words = lx.n_words
         self.ignore = _bits(lx.ignore)
-        self.action = pt.action
+        self.action = pt.action.tolist()  # rows of Python ints: read per terminal, in Python
         self.conflicts = pt.conflicts
         self.rule_len = pt.rule_len.tolist()
         self.rule_lhs = pt.rule_lhs.tolist()
@@ -113,7 +113,7 @@ class GeneralParser:
     # -- the parser ------------------------------------------------------------------------------
     def _actions(self, state: int, sym: int) -> tuple[int, ...]:
         many = self.conflicts.get((state, sym))
-        return many if many is not None else (int(self.action[state, sym]),)
+        return many if many is not None else (self.action[state][sym],)
 
     def feed(self, stack: Stack, sym: int) -> tuple[Stack, ...]:
         """The stacks after terminal ``sym`` (or ``$END``: then ``(_ACCEPTED,)`` if accepted) is
@@ -133,7 +133,7 @@ class GeneralParser:
                 elif a != -1:
                     r = -2 - a
                     base = st[: len(st) - self.rule_len[r]]
-                    goto = int(self.action[base[-1], self.rule_lhs[r]])
+                    goto = self.action[base[-1]][self.rule_lhs[r]]
                     if goto == self.end_state:
                         out.append(_ACCEPTED)
                         continue
@@ -156,9 +156,9 @@ class GeneralParser:
         if hit is not None:
             return hit
         bits = self.ignore
-        top = stack[-1]
+        row = self.action[stack[-1]]
         for t in range(self.n_terms):
-            if (self.action[top, t] != -1 or (top, t) in self.conflicts) and self.feed(stack, t):
+            if (row[t] != -1 or (stack[-1], t) in self.conflicts) and self.feed(stack, t):
                 bits |= 1 << t
         self._remember(self._acc, stack, bits)
         return bits

@@ -18,6 +18,7 @@ class ByteDFA:
     reach an accepting state (except the one state of an empty language). Arrays are read-only.
 
     Example:
+        >>> from grammars.regex import regex_byte_dfa
         >>> dfa = regex_byte_dfa(r"é+")
         >>> dfa.matches("éé".encode()), dfa.is_live_prefix("é".encode()[:1]), dfa.matches(b"")
         (True, True, False)
