@@ -6,7 +6,7 @@ counts its instances as ``refused``; then every instance's SmolLM2 tokens are wa
 fresh matcher. valid+accepted / invalid+rejected = passed; invalid+accepted = false positive;
 valid+rejected = false negative.
 
-Ours: the schema goes through ``grammar_from_json_schema`` and ``compile_grammar`` for the
+Ours: the schema goes through ``Grammar.from_json_schema`` and ``compile_grammar`` for the
 tokenizer's vocabulary (``vocabulary_for(tok, model)``, as ``compile_for_tokenizer`` does). An
 instance is written in our grammar's canonical form (``serialize_instance``: compact, keys in the
 schema's ``properties`` order, integral numbers as integers, others as plain decimals); one it
@@ -32,8 +32,8 @@ accepted = ``consume_tokens`` returns true, the matcher is not ``is_error()``, a
 ``is_accepting()``.
 
 Compile time (``time.perf_counter`` wall time) is schema dict -> a matcher ready for the first
-token, for both: ours = ``grammar_from_json_schema`` + ``compile_grammar`` + ``GrammarMatcher``;
-llguidance = ``grammar_from_json_schema`` + ``LLMatcher``. Ours is a real compile, never a cache
+token, for both: ours = ``Grammar.from_json_schema`` + ``compile_grammar`` + ``GrammarMatcher``;
+llguidance = ``LLMatcher.grammar_from_json_schema`` + ``LLMatcher``. Ours is a real compile, never a cache
 hit: ``compile_grammar(..., use_disk_cache=False)`` skips the compiled-grammar pickle cache, the
 in-process memo of compiled grammars (``grammars.compiler._memory_cache``) is emptied before each
 compile (the suite repeats schemas), and ``$GUIDED_DECODING_CACHE`` points at a new empty folder
@@ -187,9 +187,9 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from decoding.hf import compile_for_tokenizer, vocabulary_for
     from decoding.models import load_test_model
-    from grammars import GrammarError, GrammarMatcher, TokenRejectedError, compile_grammar
+    from grammars import Grammar, GrammarError, GrammarMatcher, TokenRejectedError, compile_grammar
     from grammars import compiler as grammar_compiler
-    from grammars.json_schema import grammar_from_json_schema, serialize_instance
+    from grammars.json_schema import serialize_instance
 
     try:
         import llguidance
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     # Warm-up, not timed: Numba kernels, our token trie (from the normal disk cache), llguidance.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        warm = GrammarMatcher(compile_for_tokenizer(grammar_from_json_schema({"type": "integer"}),
+        warm = GrammarMatcher(compile_for_tokenizer(Grammar.from_json_schema({"type": "integer"}),
                                                     tok, model=model))
     for tid in tok.encode("12", add_special_tokens=False):
         warm.advance(tid)
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
                 signal.setitimer(signal.ITIMER_REAL, limit)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                m = GrammarMatcher(compile_grammar(grammar_from_json_schema(schema, resources=remotes), vocab,
+                m = GrammarMatcher(compile_grammar(Grammar.from_json_schema(schema, resources=remotes), vocab,
                                                    use_disk_cache=False))
         finally:
             if limit:

@@ -189,9 +189,9 @@ class Grammar:
             >>> text_matches(g, "It is <f=now>()</f>.")
             True
         """
-        from .structural_tag import grammar_from_structural_tag
+        from .structural_tag import lark_from_structural_tag
 
-        return grammar_from_structural_tag(obj)
+        return cls.from_lark(lark_from_structural_tag(obj, cls), source="<structural tag>")
 
     @classmethod
     def from_file(cls, path: str | Path, *, start: str = "start") -> "Grammar":

@@ -9,10 +9,9 @@ import warnings
 import jsonschema
 import pytest
 
-from grammars import GrammarMatcher, TokenRejectedError
+from grammars import Grammar, GrammarMatcher, TokenRejectedError
 from grammars.json_schema import (
     UnsupportedSchemaError,
-    grammar_from_json_schema,
     json_schema_to_lark,
     serialize_instance,
 )
@@ -39,7 +38,7 @@ def check(tok, schema, valid, invalid, **options):
     from decoding.hf import compile_for_tokenizer
 
     model, tokenizer = tok
-    cg = compile_for_tokenizer(grammar_from_json_schema(schema, **options), tokenizer, model=model)
+    cg = compile_for_tokenizer(Grammar.from_json_schema(schema, **options), tokenizer, model=model)
     v = jsonschema.Draft202012Validator(schema)
     for inst in valid:
         assert v.is_valid(inst), inst
@@ -247,12 +246,12 @@ def test_annotations_ignored_silently():
 def test_lenient_warns_and_ignores(tok):
     schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
     with pytest.warns(UserWarning, match="uniqueItems"):
-        grammar_from_json_schema(schema, lenient=True)
+        Grammar.from_json_schema(schema, lenient=True)
 
 
 def test_unknown_format_is_an_annotation_with_a_warning(tok):
     with pytest.warns(UserWarning, match="unknown format 'shoe-size'"):
-        g = grammar_from_json_schema({"type": "string", "format": "shoe-size"})
+        g = Grammar.from_json_schema({"type": "string", "format": "shoe-size"})
     assert g.parser.parse('"any"') is not None
 
 
@@ -308,7 +307,7 @@ def test_references_into_other_documents_through_resources(tok):
     with pytest.raises(UnsupportedSchemaError, match="not fetched"):
         json_schema_to_lark(schema)
     resources = {"https://example.com/point.json": point}
-    g = grammar_from_json_schema(schema, resources=resources)
+    g = Grammar.from_json_schema(schema, resources=resources)
     assert g.parser.parse('[{"x":3}]') is not None
     with pytest.raises(Exception):
         g.parser.parse('[{"x":-3}]')

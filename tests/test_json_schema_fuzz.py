@@ -14,8 +14,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from grammars import GrammarMatcher, text_matches
-from grammars.json_schema import grammar_from_json_schema
+from grammars import Grammar, GrammarMatcher, text_matches
 
 WALKS = 60
 SCHEMAS = {
@@ -68,7 +67,7 @@ def test_random_walks_validate(test_tokenizer, test_model, name):
     from decoding.hf import compile_for_tokenizer
 
     schema = SCHEMAS[name]
-    grammar = grammar_from_json_schema(schema)
+    grammar = Grammar.from_json_schema(schema)
     compiled = compile_for_tokenizer(grammar, test_tokenizer, model=test_model)
     rng = random.Random(hash(name) % 1000)
     finished = 0

@@ -56,3 +56,7 @@ def test_finds_long_modules(layout, tmp_path):
     root = _tree(tmp_path, {"decoding/big.py": "x = 1\n" * 601, "decoding/ok.py": "x = 1\n" * 600})
     assert layout.long_modules(root) == [("decoding/big.py", 601)]
     assert layout.problems(root) == ["module over 600 lines: decoding/big.py (601 lines)"]
+
+
+def test_the_repository_has_no_cycle_and_no_long_module(layout):
+    assert layout.problems(ROOT) == []

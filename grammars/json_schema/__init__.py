@@ -1,6 +1,6 @@
 """JSON Schema to a Lark grammar for :class:`~grammars.Grammar`.
 
-    json_schema_to_lark(schema)  -->  Lark text      grammar_from_json_schema(schema)  -->  Grammar
+    json_schema_to_lark(schema)  -->  Lark text  -->  Grammar.from_json_schema(schema)  (the core builds it)
 
 The language is a subset of the JSON texts that validate against the schema, chosen so that every
 valid *value* has exactly one accepted spelling (see :func:`serialize_instance`):
@@ -47,29 +47,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .errors import IgnoredKeywordsWarning, SchemaTooComplexError, UnsupportedSchemaError
 from .keywords import MAX_WS
 from .serialize import serialize_instance
 from .translate import compile_json_schema, json_schema_to_lark
 
-if TYPE_CHECKING:
-    from ..grammar import Grammar
-
 __all__ = ["MAX_WS", "IgnoredKeywordsWarning", "SchemaTooComplexError", "UnsupportedSchemaError", "compile_json_schema",
-           "grammar_from_json_schema", "json_schema_to_lark", "serialize_instance"]
-
-
-def grammar_from_json_schema(schema: dict | bool | str, **options) -> Grammar:
-    """:meth:`Grammar.from_json_schema <grammars.Grammar.from_json_schema>` (options as for
-    :func:`json_schema_to_lark`), checked by lark's LALR(1) builder.
-
-    Example:
-        >>> g = grammar_from_json_schema({"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2})
-        >>> g.parser.parse('["a","b"]') is not None
-        True
-    """
-    from ..grammar import Grammar  # the front-end imports this package; not the other way round
-
-    return Grammar.from_json_schema(schema, **options)
+           "json_schema_to_lark", "serialize_instance"]

@@ -4,11 +4,11 @@ xgrammar's / vLLM's ``structural_tag``, compiled to one Lark grammar for the eng
 Example:
     >>> tool = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
     ...         "additionalProperties": False}
-    >>> g = grammar_from_structural_tag({"type": "structural_tag", "format": {
+    >>> from grammars import Grammar, text_matches
+    >>> g = Grammar.from_structural_tag({"type": "structural_tag", "format": {
     ...     "type": "triggered_tags", "triggers": ["<tool_call>"],
     ...     "tags": [{"begin": "<tool_call>", "content": {"type": "json_schema", "json_schema": tool},
     ...               "end": "</tool_call>"}]}})
-    >>> from grammars import text_matches
     >>> text_matches(g, 'Let me look. <tool_call>{"city": "Paris"}</tool_call> Done.')
     True
     >>> text_matches(g, 'Let me look. <tool_call>{"town": "Paris"}</tool_call>')
@@ -17,11 +17,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..grammar import Grammar
 from .formats import (
-    AnyText,
     Or,
     Repeat,
     Sequence,
@@ -33,15 +31,19 @@ from .formats import (
 )
 from .translate import lark_from_format
 
-__all__ = ["StructuralTagError", "grammar_from_structural_tag", "structural_tag_literals"]
+if TYPE_CHECKING:
+    from ..grammar import Grammar
+
+__all__ = ["StructuralTagError", "lark_from_structural_tag", "structural_tag_literals"]
 
 
-def grammar_from_structural_tag(obj: Any) -> Grammar:
-    """The :class:`Grammar` of a structural tag (a dict, or its JSON text); see
-    :mod:`grammars.structural_tag.formats` for the forms accepted. Raises
+def lark_from_structural_tag(obj: Any, grammar_cls: type[Grammar]) -> str:
+    """The Lark text of a structural tag (a dict, or its JSON text); its embedded JSON Schemas,
+    regexes and Lark grammars are built with ``grammar_cls`` (:class:`grammars.Grammar`, which
+    calls this from :meth:`~grammars.Grammar.from_structural_tag`: the front-end never imports the
+    grammar core). See :mod:`grammars.structural_tag.formats` for the forms accepted. Raises
     :class:`StructuralTagError` naming the path of what is wrong."""
-    text = lark_from_format(read_structural_tag(obj))
-    return Grammar.from_lark(text, source="<structural tag>")
+    return lark_from_format(read_structural_tag(obj), grammar_cls)
 
 
 def structural_tag_literals(obj: Any) -> set[str]:

@@ -24,9 +24,14 @@ import re
 
 from lark.lexer import PatternStr
 
+from typing import TYPE_CHECKING
+
 from ..errors import GrammarError
-from ..grammar import Grammar, lark_regex_literal
+from ..lark_literals import lark_regex_literal
 from .free_text import escape
+
+if TYPE_CHECKING:
+    from ..grammar import Grammar
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

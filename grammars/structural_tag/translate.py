@@ -17,8 +17,9 @@ refused (which one fires would depend on the lexer).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import GrammarError
-from ..grammar import Grammar
 from .formats import (
     AnyText,
     Const,
@@ -37,12 +38,16 @@ from .formats import (
 from .free_text import text_avoiding, text_until
 from .lark_text import LarkWriter
 
+if TYPE_CHECKING:
+    from ..grammar import Grammar
+
 END = "end"  # what follows a node: END (the output ends), a tuple of literals, or None (unknown)
 
 
-def lark_from_format(node: Format) -> str:
-    """The Lark text of a structural tag's format tree."""
-    w = _Translator()
+def lark_from_format(node: Format, grammar_cls: type[Grammar]) -> str:
+    """The Lark text of a structural tag's format tree; embedded grammars are built with
+    ``grammar_cls``."""
+    w = _Translator(grammar_cls)
     symbols, _ = w.parts(node, END, skip_lead=False)
     return w.out.text(w.out.rule([symbols]))
 
@@ -54,8 +59,9 @@ def _completes_inside(a: str, b: str) -> bool:
 
 
 class _Translator:
-    def __init__(self) -> None:
+    def __init__(self, grammar_cls: type[Grammar]) -> None:
         self.out = LarkWriter()
+        self.grammar_cls = grammar_cls
 
     def choice(self, literals: tuple[str, ...]) -> str:
         return self.out.rule([[self.out.literal(s)] for s in literals])
@@ -70,15 +76,15 @@ class _Translator:
         if isinstance(node, Tag):
             return self.tag(node, skip_begin=skip_lead)
         if isinstance(node, JsonSchema):
-            return [w.embed(self.sub_grammar(node.path, Grammar.from_json_schema, node.schema,
+            return [w.embed(self.sub_grammar(node.path, self.grammar_cls.from_json_schema, node.schema,
                                              whitespace="flexible"), node.path)], False
         if isinstance(node, Regex):
-            return [w.embed(self.sub_grammar(node.path, Grammar.from_regex, node.pattern), node.path)], False
+            return [w.embed(self.sub_grammar(node.path, self.grammar_cls.from_regex, node.pattern), node.path)], False
         if isinstance(node, LarkText):
             if "::=" in node.text:
                 raise StructuralTagError(f"{node.path}: this looks like EBNF/GBNF ('::='); give a Lark grammar "
                                          "('rule: ...', start rule 'start')")
-            return [w.embed(self.sub_grammar(node.path, Grammar.from_lark, node.text), node.path)], False
+            return [w.embed(self.sub_grammar(node.path, self.grammar_cls.from_lark, node.text), node.path)], False
         if isinstance(node, AnyText):
             return self.free(node.excludes, (), follow, node.path)
         if isinstance(node, Sequence):
