@@ -50,6 +50,10 @@ class UnsupportedRegexError(GrammarError):
     """A terminal's regular expression uses a feature the byte automaton cannot express."""
 
 
+class RegexTooLargeError(UnsupportedRegexError, GrammarTooLargeError):
+    """A terminal's automaton (or the work of building it) would exceed its bound; nothing was built."""
+
+
 class VocabularyError(ValueError):
     """A tokenizer whose tokens cannot be mapped to byte strings."""
 

@@ -94,7 +94,7 @@ def _terminal_dfa(terminal) -> ByteDFA:
         # possible end: keep only the matches that have no shorter match as a prefix.
         return dfa.prefix_free() if _has_lazy_repeat(pattern.value) else dfa
     except UnsupportedRegexError as e:
-        raise UnsupportedRegexError(f"terminal {terminal.name}: {e}") from None
+        raise type(e)(f"terminal {terminal.name}: {e}") from None
 
 
 def _has_lazy_repeat(pattern: str) -> bool:

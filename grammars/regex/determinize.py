@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .charsets import MAX_CODE_POINT
-from .limits import too_large
+from .limits import WORK_PER_STATE, too_large, too_much_work
 from .nfa import ThompsonNFA
 
 
@@ -60,12 +60,19 @@ def determinize(nfa: ThompsonNFA, start: int, final: int, atoms_of, n_atoms: int
     """Subset construction over atoms. ``trackers``: list of (table, accept set) of the lookbehind
     automata (run in parallel on the text read). Returns (table int32 [n, n_atoms], accepting)."""
     eps, edges, cond = nfa.eps, nfa.edges, nfa.cond
+    budget = WORK_PER_STATE * max(nfa.max_states, 1000)
+    work = 0
 
     def closure(seed, tr):
+        nonlocal work
         seen = set(seed)
         stack = list(seed)
+        work += len(stack)
         while stack:
             s = stack.pop()
+            work += 1
+            if work > budget:
+                raise too_much_work(nfa.pattern, work, nfa.max_states)
             for t in eps[s]:
                 if t not in seen:
                     seen.add(t)
@@ -86,8 +93,12 @@ def determinize(nfa: ThompsonNFA, start: int, final: int, atoms_of, n_atoms: int
     while i < len(keys):
         key, tr = keys[i]
         moves: dict[int, set] = {}
+        work += len(key)
+        if work > budget:
+            raise too_much_work(nfa.pattern, work, nfa.max_states)
         for s in key:
             for cs, t in edges[s]:
+                work += len(atoms_of[cs])
                 for a in atoms_of[cs]:
                     ms = moves.get(a)
                     if ms is None:
