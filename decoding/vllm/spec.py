@@ -1,0 +1,100 @@
+"""What a request asks the plugin for (``extra_args`` / ``vllm_xargs``), checked at admission.
+
+Example:
+    >>> spec = ConstraintSpec.from_extra_args({"regex": "[0-9]+", "sampler": "asap"})
+    >>> spec.sampler, spec.key
+    ('asap', 'regex')
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from grammars import Grammar, GrammarError
+
+CONSTRAINTS = ("grammar", "regex", "json_schema", "structural_tag")  # one per request
+JSON_VALUED = ("json_schema", "structural_tag")  # an object, or its JSON text (HTTP: text)
+SAMPLERS = ("constrained", "asap")
+MAX_GRAMMARS = 64  # translated grammars kept per process
+
+
+@dataclass(frozen=True)
+class ConstraintSpec:
+    """What a request asked for: the grammar, the key it came from, and the sampler.
+
+    Example:
+        >>> spec = ConstraintSpec.from_extra_args({"regex": "[0-9]+", "sampler": "asap"})
+        >>> spec.sampler, spec.grammar.parser.parse("2026") is not None
+        ('asap', True)
+        >>> ConstraintSpec.from_extra_args({"regex": "[0-9]+"}).grammar is spec.grammar  # built once
+        True
+        >>> ConstraintSpec.from_extra_args({"temperature": 1}) is None
+        True
+    """
+
+    grammar: Grammar
+    key: str = "grammar"
+    sampler: str = "constrained"
+
+    @classmethod
+    def from_extra_args(cls, extra: dict[str, Any] | None) -> ConstraintSpec | None:
+        """The spec of a request's ``extra_args`` (None: the request is not constrained); a
+        ``ValueError`` names what is wrong."""
+        names = " or ".join(f"'{k}'" for k in CONSTRAINTS if k in _available())
+        given = [k for k in CONSTRAINTS if extra and k in extra]
+        if not given:
+            if extra and "sampler" in extra:
+                raise ValueError(f"'sampler' needs a {names} in the same request")
+            return None
+        if len(given) > 1:
+            raise ValueError(f"give one of {names}, not {' and '.join(given)}")
+        key, value = given[0], extra[given[0]]
+        if key not in _available():
+            raise ValueError(f"'{key}' is not supported by this version of guided-decoding")
+        sampler = extra.get("sampler", "constrained")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose {' or '.join(SAMPLERS)}")
+        if key in JSON_VALUED:
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"'{key}' is not JSON: {e}") from None
+            value = json.dumps(value)  # the cache key (key order kept: it is the output's order)
+        elif not isinstance(value, str) or not value.strip():
+            raise ValueError(f"'{key}' must be a non-empty string")
+        try:
+            grammar = _grammar(key, value)
+        except (GrammarError, ValueError, TypeError) as e:
+            raise ValueError(f"bad {key.replace('_', ' ')}: {e}") from None
+        return cls(grammar, key, sampler)
+
+
+def check_sampling(params: Any, spec: ConstraintSpec | None) -> None:
+    """Refuse sampling settings the spec cannot honour (``asap`` aligns the model's own
+    distribution, and vLLM applies temperature, top-k/top-p and min-p after logits processors)."""
+    if spec is None or spec.sampler != "asap":
+        return
+    if params.temperature != 1.0 or params.top_k not in (None, 0, -1) or params.top_p != 1.0 or params.min_p:
+        raise ValueError("sampler 'asap' aligns the model's own distribution: use temperature=1 and "
+                         "no top_k, top_p or min_p (vLLM applies them after logits processors)")
+
+
+@functools.cache
+def _available() -> tuple[str, ...]:
+    """The constraint keys this version of the grammar engine can build."""
+    return tuple(k for k in CONSTRAINTS if k != "structural_tag" or hasattr(Grammar, "from_structural_tag"))
+
+
+@functools.lru_cache(maxsize=MAX_GRAMMARS)
+def _grammar(key: str, text: str) -> Grammar:
+    """The grammar of one constraint (JSON-valued ones as JSON text), built once per process for
+    requests that repeat it (translation and lark's tables are not redone per request)."""
+    if key == "json_schema":
+        return Grammar.from_json_schema(json.loads(text))
+    if key == "structural_tag":
+        return Grammar.from_structural_tag(json.loads(text))
+    return Grammar.load(text) if key == "grammar" else Grammar.from_regex(text)
