@@ -325,6 +325,8 @@ def _check_rules_productive(grammar: Grammar, lexicon: Lexicon) -> None:
         for i, name in enumerate(lexicon.names)
         if ((lexicon.accept[:, i // 64] >> np.uint64(i % 64)) & np.uint64(1)).any()
     }
+    if grammar.indenter is not None:  # the indenter produces its %declare'd terminals
+        productive |= {grammar.indenter.indent, grammar.indenter.dedent}
     rules = grammar.parser.rules
     changed = True
     while changed:
@@ -358,22 +360,32 @@ def _check_no_swallowed_terminals(grammar: Grammar, lexicon: Lexicon, tables: Pa
     n = len(lexicon.names)
     ignored = [t for t in range(n) if lexicon.is_ignored(t)]
     action = tables.action
-    for state in range(action.shape[0]):
-        for a in range(n):
-            target = int(action[state, a])
-            if target < 0 or lexicon.is_ignored(a):
-                continue
-            if any(not lexicon.swallows[a, i] for i in ignored):
-                continue  # a separator can end A
-            if action[target, tables.end_symbol] != -1:
-                continue
-            following = [t for t in range(n) if action[target, t] != -1]
-            if following and all(lexicon.swallows[a, t] for t in following):
-                names = ", ".join(lexicon.names[t] for t in following)
-                raise EmptyLanguageError(
-                    f"{grammar.source}: after terminal {lexicon.names[a]} only {names} may come, "
-                    f"but lexing is greedy: {lexicon.names[a]} would swallow their first "
-                    "character. Put a separator between them (a literal, or an %ignore'd "
-                    f"terminal such as whitespace) or make {lexicon.names[a]} unable to continue "
-                    "with their first character"
-                )
+    allowed = action[:, :n] != -1  # shift or reduce on each terminal
+    # Per terminal: can a separator end it; per state: the union of the first bytes of the
+    # terminals allowed there, and whether one of them starts with no byte. Set-wise, not pairwise.
+    separated = np.array(
+        [lexicon.is_ignored(a) or any(not lexicon.swallows(a, i) for i in ignored) for a in range(n)],
+        dtype=bool,
+    )
+    rows, cols = np.nonzero(allowed)
+    next_first = np.zeros((action.shape[0], 4), dtype=np.uint64)
+    np.bitwise_or.at(next_first, rows, lexicon.first_bytes[cols])
+    next_blank = np.zeros(action.shape[0], dtype=bool)
+    next_blank[rows[~lexicon.first_bytes[cols].any(axis=1)]] = True
+    states, shifted = np.nonzero(action[:, :n] >= 0)
+    targets = action[states, shifted]
+    dead_end = ~separated[shifted] & (action[targets, tables.end_symbol] == -1)
+    dead_end &= allowed[targets].any(axis=1) & ~next_blank[targets]
+    dead_end &= ~(next_first[targets] & ~lexicon.extends_all[shifted]).any(axis=1)
+    for a, target in zip(shifted[dead_end].tolist(), targets[dead_end].tolist()):
+        following = np.flatnonzero(allowed[target]).tolist()
+        names = ", ".join(lexicon.names[t] for t in following[:5])
+        if len(following) > 5:
+            names += f" (and {len(following) - 5} more)"
+        raise EmptyLanguageError(
+            f"{grammar.source}: after terminal {lexicon.names[a]} only {names} may come, "
+            f"but lexing is greedy: {lexicon.names[a]} would swallow their first "
+            "character. Put a separator between them (a literal, or an %ignore'd "
+            f"terminal such as whitespace) or make {lexicon.names[a]} unable to continue "
+            "with their first character"
+        )

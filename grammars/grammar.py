@@ -22,6 +22,7 @@ from lark.lexer import PatternStr
 
 from .errors import GrammarError, RegexSyntaxError
 from .lark_literals import lark_regex_literal
+from .parsing.indentation import Indentation
 from .parsing.lark_build import build_lark
 from .frontends.regex_pattern import greedy_pattern
 
@@ -76,9 +77,11 @@ class Grammar:
     source: str = "<string>"
     parser: lark.Lark = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
     conflicts: tuple[str, ...] = field(compare=False, default=())
+    indenter: Indentation | None = None
 
     @classmethod
-    def from_lark(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
+    def from_lark(cls, text: str, *, start: str = "start", source: str = "<string>",
+                  indenter: "str | Indentation | Any" = None) -> "Grammar":
         """Parse Lark grammar ``text``; ``start`` names the start rule. A grammar that is not
         LALR(1) is kept as written (``conflicts`` lists the first LALR(1) conflicts, ``parser`` is
         lark's Earley parser) and compiled through the general path.
@@ -86,11 +89,21 @@ class Grammar:
         Example:
             >>> Grammar.from_lark('start: e\\ne: e "+" e | "1"').conflicts
             ('shift/reduce on PLUS (rule e)',)
+
+        ``indenter`` turns on Python-style indentation with lark's ``Indenter`` semantics for the
+        grammar's ``%declare``'d indent/dedent terminals: ``"python"`` (lark's ``PythonIndenter``:
+        ``_NEWLINE``, ``_INDENT``, ``_DEDENT``, brackets ``LPAR LSQB LBRACE``, tab = 8 columns),
+        an :class:`~grammars.parsing.indentation.Indentation`, or a lark ``Indenter``. Such a
+        grammar runs on the general path.
         """
+        indentation = Indentation.named(indenter)
         parser, conflicts = build_lark(text, start, source)
-        _check_declared_terminals(parser, source)
+        if indentation is not None:
+            parser.options.postlex = indentation.lark_postlex()  # read by ParseTables.from_lark
+        _check_declared_terminals(parser, source, indentation)
         _warn_special_token_text(parser, source)
-        return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts)
+        return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts,
+                   indenter=indentation)
 
     @classmethod
     def from_llguidance(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
@@ -194,10 +207,11 @@ class Grammar:
         return cls.from_lark(lark_from_structural_tag(obj, cls), source="<structural tag>")
 
     @classmethod
-    def from_file(cls, path: str | Path, *, start: str = "start") -> "Grammar":
-        """Read a ``.lark`` file."""
+    def from_file(cls, path: str | Path, *, start: str = "start", indenter: Any = None) -> "Grammar":
+        """Read a ``.lark`` file (``indenter`` as :meth:`from_lark`)."""
         path = Path(path)
-        return cls.from_lark(path.read_text(encoding="utf-8"), start=start, source=str(path))
+        return cls.from_lark(path.read_text(encoding="utf-8"), start=start, source=str(path),
+                             indenter=indenter)
 
     @classmethod
     def bundled(cls, name: str) -> "Grammar":
@@ -205,31 +219,37 @@ class Grammar:
         return cls.from_lark(bundled_grammar_text(name), source=f"<bundled {name}>")
 
     @classmethod
-    def load(cls, spec: str, *, start: str = "start") -> "Grammar":
-        """A bundled grammar name, a path to a ``.lark`` file, or Lark text, in that order."""
+    def load(cls, spec: str, *, start: str = "start", indenter: Any = None) -> "Grammar":
+        """A bundled grammar name, a path to a ``.lark`` file, or Lark text, in that order;
+        ``indenter="python"`` for Python-style indentation (see :meth:`from_lark`), e.g.
+        ``Grammar.load(path_to_python_lark, start="file_input", indenter="python")``."""
         if re.fullmatch(r"[A-Za-z0-9_\-]+", spec) and spec in bundled_grammar_names():
             return cls.bundled(spec)
         if "\n" not in spec and (spec.endswith(".lark") or Path(spec).is_file()):
-            return cls.from_file(spec, start=start)
+            return cls.from_file(spec, start=start, indenter=indenter)
         if ":" not in spec:
             raise GrammarError(
                 f"{spec!r} is neither a bundled grammar ({', '.join(bundled_grammar_names())}), "
                 "a .lark file, nor Lark grammar text"
             )
-        return cls.from_lark(spec, start=start)
+        return cls.from_lark(spec, start=start, indenter=indenter)
 
     @property
     def digest(self) -> str:
         """A hash of the grammar text and start rule (cache key)."""
-        return hashlib.sha256(f"{self.start}\x00{self.text}".encode()).hexdigest()[:32]
+        extra = f"\x00{self.indenter!r}" if self.indenter else ""
+        return hashlib.sha256(f"{self.start}\x00{self.text}{extra}".encode()).hexdigest()[:32]
 
 
-def _check_declared_terminals(parser: lark.Lark, source: str) -> None:
-    """A terminal that rules use but only ``%declare`` defines would be a dead end: nothing
-    produces it (no post-lexer here), so refuse it by name."""
+def _check_declared_terminals(parser: lark.Lark, source: str, indentation: Indentation | None) -> None:
+    """A terminal that rules use but only ``%declare`` defines would be a dead end unless the
+    indenter produces it, so refuse it by name; an indenter needs its newline terminal."""
     defined = {t.name for t in parser.terminals}
     declared = sorted({s.name for r in parser.rules for s in r.expansion if s.is_term} - defined)
-    produced = set(getattr(parser.options.postlex, "always_accept", ()) or ())
+    produced = {indentation.indent, indentation.dedent} if indentation else set()
+    if indentation and indentation.newline not in defined:
+        raise GrammarError(f"{source}: the indenter's newline terminal {indentation.newline} is not "
+                           "defined by the grammar")
     missing = [name for name in declared if name not in produced]
     if missing:
         raise GrammarError(

@@ -12,7 +12,8 @@ from . import kernels
 from .bitmask import allocate_token_bitmask, bitmask_to_token_ids
 from .compiler import CompiledGrammar, MatchState
 from .errors import EmptyMaskError, TokenRejectedError
-from .parsing.glr import GeneralParser, GeneralState, general_parser
+from .parsing.general import general_parser
+from .parsing.glr import GeneralParser, GeneralState
 
 
 class GrammarMatcher:
@@ -35,9 +36,9 @@ class GrammarMatcher:
 
     def __init__(self, compiled: CompiledGrammar):
         self.compiled = compiled
-        # a grammar with LALR(1) conflicts runs on the general path (a set of parser stacks)
+        # a grammar with LALR(1) conflicts or an indenter runs on the general path (parser stacks)
         self._general: GeneralParser | None = (
-            general_parser(compiled) if compiled.tables.conflicts else None)
+            general_parser(compiled) if compiled.tables.general else None)
         self._state: MatchState | GeneralState = self._initial()
         self._finished = False
 

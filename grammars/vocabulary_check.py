@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import VocabularyError
-from .parsing.glr import general_parser
+from .parsing.general import general_parser
 
 
 def check_vocabulary_can_start(compiled, grammar, vocab) -> None:
@@ -18,7 +18,7 @@ def check_vocabulary_can_start(compiled, grammar, vocab) -> None:
         ...
         grammars.errors.VocabularyError: none of the vocabulary's 3 tokens (2 with text, e.g. b'x', b'y') can begin a string of the grammar <string>...
     """
-    if compiled.tables.conflicts:
+    if compiled.tables.general:
         parser = general_parser(compiled)
         mask = parser.mask(parser.initial)
     else:

@@ -47,7 +47,8 @@ class Lexicon:
     accept: np.ndarray  # uint64 [n_states, n_words]
     extend: np.ndarray  # uint64 [n_states, n_words]
     ignore: np.ndarray  # uint64 [n_words]: terminals dropped between tokens (%ignore)
-    swallows: np.ndarray  # bool [n_terminals, n_terminals]: see `_swallows`
+    first_bytes: np.ndarray  # uint64 [n_terminals, 4]: 256-bit set of the bytes that start each
+    extends_all: np.ndarray  # uint64 [n_terminals, 4]: bytes that extend every complete match
 
     @property
     def n_words(self) -> int:
@@ -78,7 +79,13 @@ class Lexicon:
                 ignore[i // 64] |= np.uint64(1) << np.uint64(i % 64)
         transitions, components = _product(dfas)
         live, accept, extend = _bitsets(dfas, components, transitions, n_words)
-        return cls(names, transitions, live, accept, extend, ignore, _swallows(dfas))
+        return cls(names, transitions, live, accept, extend, ignore, *_byte_sets(dfas))
+
+    def swallows(self, a: int, b: int) -> bool:
+        """True when terminal b can never come right after terminal a: every byte that starts b
+        extends every complete match of a, and lexing is greedy."""
+        first = self.first_bytes[b]
+        return bool(first.any()) and not bool((first & ~self.extends_all[a]).any())
 
     def is_ignored(self, terminal: int) -> bool:
         return bool((self.ignore[terminal // 64] >> np.uint64(terminal % 64)) & np.uint64(1))
@@ -114,50 +121,52 @@ def _has_lazy_repeat(pattern: str) -> bool:
     return walk(sre_parser.parse(pattern))
 
 
-def _swallows(dfas: list[ByteDFA]) -> np.ndarray:
-    """``[a, b]`` is True when terminal b can never come right after terminal a: every byte that
-    starts b extends every complete match of a, and lexing is greedy."""
+def _byte_sets(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:
+    """Per terminal, packed 256-bit sets (uint64 [n, 4]): the bytes that can start it, and the
+    bytes that extend every complete match of it (all bytes when it has no complete match)."""
     n = len(dfas)
-    out = np.zeros((n, n), dtype=bool)
-    for a, da in enumerate(dfas):
-        final = da.transitions[da.accepting]  # rows of a's complete matches
-        if not len(final):
-            continue
-        extends_all = (final >= 0).all(axis=0)  # bytes that extend every complete match of a
-        for b, db in enumerate(dfas):
-            first = np.flatnonzero(db.transitions[0] >= 0)
-            out[a, b] = len(first) > 0 and bool(extends_all[first].all())
-    return out
+    first = np.zeros((n, 256), dtype=bool)
+    extends_all = np.ones((n, 256), dtype=bool)
+    for k, d in enumerate(dfas):
+        first[k] = d.transitions[0] >= 0
+        final = d.transitions[d.accepting]
+        if len(final):
+            extends_all[k] = (final >= 0).all(axis=0)
+    pack = lambda m: np.packbits(m, axis=1).view(np.uint64).reshape(n, 4)  # noqa: E731
+    return pack(first), pack(extends_all)
 
 
-def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:
-    """Subset-free product construction over byte classes; returns transitions and, per state,
-    the component state of each terminal (-1 = dead)."""
+def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Product construction over byte classes that carries only the live terminals of each state
+    (work linear in the live components, so thousands of literals cost what their trie costs);
+    returns transitions and, per state, (terminal ids, their component states)."""
     if not dfas:  # a grammar without terminals (`start:`): one state that no byte leaves
-        return np.full((1, 256), -1, dtype=np.int32), np.zeros((1, 0), dtype=np.int32)
-    tables = [d.transitions for d in dfas]
+        return np.full((1, 256), -1, dtype=np.int32), [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
     # Bytes that every terminal treats alike form one class: the product walks classes, not bytes.
-    signature = np.concatenate([t.T for t in tables], axis=1)
-    _, first_byte, byte_class = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    signature = np.unique(np.concatenate([d.transitions.T for d in dfas], axis=1), axis=0,
+                          return_index=True, return_inverse=True)
+    _, first_byte, byte_class = signature
     byte_class = byte_class.reshape(-1)
     n_classes = len(first_byte)
-    class_tables = [t[:, first_byte] for t in tables]  # [n_i, n_classes]
-    start = tuple(0 for _ in dfas)
-    index = {start: 0}
-    states = [start]
+    class_tables = [d.transitions[:, first_byte] for d in dfas]  # [n_i, n_classes]
+    ks0 = np.arange(len(dfas), dtype=np.int64)
+    states = [(ks0, np.zeros(len(dfas), dtype=np.int64))]
+    index = {states[0][1].tobytes() + ks0.tobytes(): 0}
     rows: list[np.ndarray] = []
-    dead = np.full(n_classes, -1, dtype=np.int32)
     i = 0
     while i < len(states):
-        comp = states[i]
-        nxt = np.stack([class_tables[k][s] if s >= 0 else dead for k, s in enumerate(comp)])
+        ks, vs = states[i]
+        nxt = np.stack([class_tables[k][v] for k, v in zip(ks.tolist(), vs.tolist())]) if len(ks) else np.zeros((0, n_classes), np.int32)
         row = np.full(n_classes, -1, dtype=np.int32)
-        alive = (nxt >= 0).any(axis=0)
-        for c, key in zip(np.flatnonzero(alive).tolist(), map(tuple, nxt[:, alive].T.tolist())):
+        alive = nxt >= 0
+        for c in np.flatnonzero(alive.any(axis=0)).tolist():
+            sel = alive[:, c]
+            key_ks, key_vs = ks[sel], nxt[sel, c].astype(np.int64)
+            key = key_vs.tobytes() + key_ks.tobytes()
             j = index.get(key)
             if j is None:
                 j = index[key] = len(states)
-                states.append(key)
+                states.append((key_ks, key_vs))
                 if len(states) > MAX_LEXER_STATES:
                     raise GrammarTooLargeError(
                         f"the terminals' combined automaton exceeds {MAX_LEXER_STATES} states; "
@@ -167,21 +176,23 @@ def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, np.ndarray]:
         rows.append(row)
         i += 1
     transitions = np.ascontiguousarray(np.stack(rows)[:, byte_class], dtype=np.int32)
-    return transitions, np.array(states, dtype=np.int32).reshape(len(states), len(dfas))
+    return transitions, states
 
 
 def _bitsets(dfas, components, transitions, n_words):
     n = len(components)
     live = np.zeros((n, n_words), dtype=np.uint64)
     accept = np.zeros((n, n_words), dtype=np.uint64)
-    for k, dfa in enumerate(dfas):
-        word, bit = k // 64, np.uint64(1) << np.uint64(k % 64)
-        comp = components[:, k]
-        alive = comp >= 0
-        live[alive, word] |= bit
-        acc = np.zeros(n, dtype=bool)
-        acc[alive] = dfa.accepting[comp[alive]]
-        accept[acc, word] |= bit
+    if dfas:
+        offsets = np.cumsum([0] + [len(d.accepting) for d in dfas])
+        accepting = np.concatenate([d.accepting for d in dfas])
+        q = np.concatenate([np.full(len(ks), i, dtype=np.int64) for i, (ks, _) in enumerate(components)])
+        k = np.concatenate([ks for ks, _ in components])
+        v = np.concatenate([vs for _, vs in components])
+        bits = np.left_shift(np.uint64(1), (k % 64).astype(np.uint64))
+        np.bitwise_or.at(live, (q, k // 64), bits)
+        acc = accepting[offsets[k] + v]
+        np.bitwise_or.at(accept, (q[acc], k[acc] // 64), bits[acc])
     extend = np.zeros((n, n_words), dtype=np.uint64)
     for q in range(n):
         succ = transitions[q]

@@ -16,7 +16,6 @@ or an ambiguity that grows with the text).
 
 from __future__ import annotations
 
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -48,11 +47,13 @@ def _bits(words: np.ndarray) -> int:
 
 
 class GeneralParser:
-    """The general path over one compiled grammar (made once per grammar by :func:`general_parser`).
+    """The general path over one compiled grammar (one per grammar: see
+    :func:`grammars.parsing.general.general_parser`).
 
     Example:
         >>> from grammars import Grammar, compile_grammar, byte_vocabulary
         >>> g = Grammar.from_lark('start: e\\ne: e "+" e | "1"')
+        >>> from grammars.parsing.general import general_parser
         >>> p = general_parser(compile_grammar(g, byte_vocabulary(), use_disk_cache=False))
         >>> state = p.advance(p.initial, b"1+1+1")
         >>> p.is_accepting(state), p.advance(state, b"++") is None
@@ -187,7 +188,7 @@ class GeneralParser:
         acc = self.acc(stack)
         q2 = self._row(q)[byte]
         if q2 >= 0 and self.live(q2) & acc:
-            out = self._settle(stack, q2, acc)
+            out = self._settle(self._lexing(stack, q, q2, byte), q2, acc)
         elif q == 0 or not self.accept(q) & acc:
             out = ()
         else:
@@ -196,7 +197,7 @@ class GeneralParser:
             for s2 in self._end_terminal(stack, _lowest(self.accept(q) & acc)):
                 acc2 = self.acc(s2)
                 if q2 >= 0 and self.live(q2) & acc2:
-                    out += self._settle(s2, q2, acc2)
+                    out += self._settle(self._lexing(s2, 0, q2, byte), q2, acc2)
         self._remember(self._steps, key, out)
         return out
 
@@ -206,7 +207,16 @@ class GeneralParser:
             if not done:
                 return False
             return any(self._accepts(s, 0) for s in self._end_terminal(stack, _lowest(done)))
+        return self._at_end(stack)
+
+    def _at_end(self, stack: Stack) -> bool:
+        """Whether the text may end here, between lexemes."""
         return _ACCEPTED in self.feed(stack, self.end_symbol)
+
+    def _lexing(self, stack: Stack, q: int, q2: int, byte: int) -> Stack:
+        """The stack once ``byte`` joined the lexeme (lexer state ``q`` to ``q2``): a hook for
+        post-lexers that watch the lexeme's text (:mod:`grammars.parsing.indented`)."""
+        return stack
 
     # -- matcher operations ------------------------------------------------------------------------
     def advance(self, state: GeneralState, data: bytes) -> GeneralState | None:
@@ -283,14 +293,3 @@ class GeneralParser:
 
 def _lowest(bits: int) -> int:
     return (bits & -bits).bit_length() - 1
-
-
-_parsers: "weakref.WeakKeyDictionary[object, GeneralParser]" = weakref.WeakKeyDictionary()
-
-
-def general_parser(compiled) -> GeneralParser:
-    """The general-path parser of a compiled grammar (one per grammar, made on first use)."""
-    parser = _parsers.get(compiled)
-    if parser is None:
-        parser = _parsers[compiled] = GeneralParser(compiled)
-    return parser

@@ -16,7 +16,7 @@ conflict resolution: ``conflicts[(state, symbol)]`` lists every action of a cell
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import lark
 import numpy as np
@@ -24,6 +24,7 @@ from lark.common import ParserConf
 from lark.parsers.lalr_analysis import LALR_Analyzer
 
 from ..errors import GrammarError
+from .indentation import Indentation
 
 ERROR = -1
 
@@ -50,6 +51,12 @@ class ParseTables:
     rule_names: tuple[str, ...]
     conflicts: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
     symbol_names: tuple[str, ...] = ()
+    indentation: Indentation | None = None  # an indenter's names: the general path runs it
+
+    @property
+    def general(self) -> bool:
+        """Whether the general path must run these tables (conflicts, or an indenter)."""
+        return bool(self.conflicts) or self.indentation is not None
 
     @classmethod
     def from_lark(cls, parser: lark.Lark, terminal_names: list[str], start: str) -> "ParseTables":
@@ -60,7 +67,12 @@ class ParseTables:
         else:
             states, start_state = _all_actions(parser, start)
         nonterminals = {r.origin.name for r in parser.rules}
-        return _dense(states, start_state, terminal_names, nonterminals | {start})
+        postlex = parser.options.postlex
+        indentation = Indentation.named(postlex) if postlex is not None else None
+        if indentation is not None:
+            terminal_names = list(terminal_names) + [indentation.indent, indentation.dedent]
+        tables = _dense(states, start_state, terminal_names, nonterminals | {start})
+        return tables if indentation is None else replace(tables, indentation=indentation)
 
 
 _SHIFT, _REDUCE, _ACCEPT = "shift", "reduce", "accept"
