@@ -15,7 +15,7 @@ keeps learning from every request of the run, as it would in use.
     python benchmarks/drafting.py                 # fp32 and bf16, 24 prompts, 128 new tokens
     python benchmarks/drafting.py --quick         # fp32, 8 prompts, 64 new tokens
     python benchmarks/drafting.py --device cuda --max-nodes 32   # on a GPU, with bigger trees
-    python benchmarks/drafting.py --model-layout  # verify without decoding/skinny_linear.py's layout
+    python benchmarks/drafting.py --model-layout  # verify without decoding/hf/skinny_linear.py's layout
 
 Speedups are ratios of summed wall times over a set (every method generates the same tokens when
 outputs are identical). The last line is JSON with ``speedup_vs_greedy_grounded``,

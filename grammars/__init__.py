@@ -1,6 +1,12 @@
-"""Constraints: Lark grammars compiled against a vocabulary into token masks.
+"""Constraints: grammars compiled against a vocabulary into token masks.
 
-    Grammar  --compile_grammar(vocabulary)-->  CompiledGrammar  --GrammarMatcher-->  bitmasks
+    front-ends: Lark text, frontends/ (regex, llguidance dialect), json_schema/, structural_tag/
+        │ (each produces Lark text; the core never imports a front-end back)
+        ▼
+    Grammar ─► compile_grammar(vocabulary) ─► CompiledGrammar ─► GrammarMatcher ─► masks
+                 lexing/   terminals, each a byte DFA (regex/), run as one Lexicon
+                 parsing/  LALR(1) tables; the general path (GLR, indenter) for the rest
+                 trie, kernels (Numba), cache (on disk)
 
 Knows nothing of models: a :class:`Vocabulary` (token id -> bytes) is all it needs.
 """

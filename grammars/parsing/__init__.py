@@ -1,6 +1,11 @@
 """Parsing: LR tables from lark's LALR(1) analysis, and the general (GLR) path for grammars that
 LALR(1) cannot take (ambiguous ones, reduce/reduce and shift/reduce conflicts).
 
+    lark rules ─► lark_build (LALR(1) analysis, conflicts listed) ─► tables.ParseTables
+        no conflict, no indenter ─► the Numba kernels (grammars.kernels), one stack
+        otherwise ─► general.general_parser ─► glr.GeneralParser (a set of stacks, several
+                     actions per conflict cell) or indented.IndentedParser (lark's Indenter)
+
 ``tables.ParseTables`` is the dense table the kernels run; ``glr`` runs the same tables with
 several actions per conflict cell, over a small set of parser stacks."""
 

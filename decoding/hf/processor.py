@@ -24,7 +24,7 @@ from grammars import (
     compile_grammar,
 )
 
-from .tokenizers import vocabulary_from_hf
+from ..tokenizers import vocabulary_from_hf
 
 _KEEP_BEHIND = 256  # prefixes this many tokens shorter than the newest are forgotten
 
