@@ -17,6 +17,7 @@ from ..errors import GrammarError
 from .glr import _ACCEPTED, GeneralParser, GeneralState, Stack
 
 _NL, _SPACE, _TAB = 10, 32, 9
+_NO_LINE = -1  # the column of a newline lexeme that holds no \n yet (a lone comment)
 
 
 class IndentedParser(GeneralParser):
@@ -80,6 +81,8 @@ class IndentedParser(GeneralParser):
         return tuple(out)
 
     def _newline(self, lr: Stack, levels: tuple[int, ...], col: int) -> tuple:
+        if col == _NO_LINE:
+            return ()  # lark's Indenter reads the text after the last \n: it has none (IndexError)
         stacks = self.feed(lr, self.newline)
         if col > levels[-1]:
             stacks, levels = self._feed_all(stacks, self.indent), levels + (col,)
@@ -129,10 +132,10 @@ class IndentedParser(GeneralParser):
 
     def _lexing(self, stack, q: int, q2: int, byte: int):
         lr, levels, depth, col = stack
-        if not (self.live(q2) >> self.newline) & 1:
-            new = 0
-        elif byte == _NL:
+        if not (self.live(q2) >> self.newline) & 1 or byte == _NL:
             new = 0
         else:
-            new = (col if q else 0) + (1 if byte == _SPACE else self.tab_len if byte == _TAB else 0)
+            new = col if q else _NO_LINE
+            if new != _NO_LINE:
+                new += 1 if byte == _SPACE else self.tab_len if byte == _TAB else 0
         return stack if new == col else (lr, levels, depth, new)
