@@ -48,10 +48,11 @@ def parses(grammar_text: str, text: str) -> bool:
 ], ids=["binary", "arithmetic", "choices"])
 def test_every_sample_parses(model_and_tokenizer, mode, grammar, prompt, max_new):
     model, tok = model_and_tokenizer
-    run = sample_aligned(model, tok, prompt, grammar, 25, mode=mode, max_new_tokens=max_new,
+    n = 12 if mode == "exact" else 25  # exact rejects most of its draws on arithmetic: sized for CI
+    run = sample_aligned(model, tok, prompt, grammar, n, mode=mode, max_new_tokens=max_new,
                          seed=1, progress=False)
     eos = set(compile_for_tokenizer(grammar, tok, model=model).eos_token_ids.tolist())
-    assert len(run.samples) == 25
+    assert len(run.samples) == n
     for s in run.samples:
         assert parses(grammar.text, s.text), s
         assert s.token_ids[-1] in eos
