@@ -22,7 +22,9 @@ from .cache import cache_root, load_pickle, save_pickle
 from .errors import EmptyLanguageError
 from .grammar import Grammar
 from .lexing import Lexicon
+from .lexing.merge import LiteralGroups, lalr_states, literal_groups
 from .parser import ParseTables
+from .parsing.tables import _dense as dense_tables
 from .trie import TokenTrie
 from .vocabulary import Vocabulary
 from .vocabulary_check import check_vocabulary_can_start
@@ -301,9 +303,17 @@ def token_trie(vocab: Vocabulary, *, use_disk_cache: bool = True) -> TokenTrie:
 
 def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) -> CompiledGrammar:
     parser = grammar.parser
-    lexicon = Lexicon.from_lark(parser)
-    _check_rules_productive(grammar, lexicon)
-    tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start)
+    groups = literal_groups(parser)
+    merged = lalr_states(groups.rules, grammar.start) if groups is not None else None
+    if merged is None:
+        groups = None
+    lexicon = Lexicon.from_lark(parser, groups.members if groups else None)
+    _check_rules_productive(grammar, lexicon, groups)
+    if merged is None:
+        tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start)
+    else:
+        nonterminals = {r.origin.name for r in groups.rules} | {grammar.start}
+        tables = dense_tables(*merged, list(lexicon.names), nonterminals)
     _check_no_swallowed_terminals(grammar, lexicon, tables)
     return CompiledGrammar(
         grammar_text=grammar.text,
@@ -318,13 +328,12 @@ def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) 
     )
 
 
-def _check_rules_productive(grammar: Grammar, lexicon: Lexicon) -> None:
+def _check_rules_productive(grammar: Grammar, lexicon: Lexicon, groups: LiteralGroups | None) -> None:
     """Every rule must derive some finite string, else the parser could walk into a dead end."""
-    productive = {
-        name
-        for i, name in enumerate(lexicon.names)
-        if ((lexicon.accept[:, i // 64] >> np.uint64(i % 64)) & np.uint64(1)).any()
-    }
+    productive = {name for name, ok in zip(lexicon.names, lexicon.productive().tolist()) if ok}
+    for name, members in (groups.members if groups else {}).items():
+        if name in productive:
+            productive.update(members)
     if grammar.indenter is not None:  # the indenter produces its %declare'd terminals
         productive |= {grammar.indenter.indent, grammar.indenter.dedent}
     rules = grammar.parser.rules

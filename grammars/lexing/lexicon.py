@@ -55,7 +55,10 @@ class Lexicon:
         return int(self.live.shape[1])
 
     @classmethod
-    def from_lark(cls, parser: lark.Lark) -> "Lexicon":
+    def from_lark(cls, parser: lark.Lark, groups: dict[str, tuple[str, ...]] | None = None) -> "Lexicon":
+        """The lexicon of a lark parser's terminals; ``groups`` (merged name -> member names, see
+        :mod:`grammars.lexing.merge`) makes each group one terminal: the union of its members,
+        at its first member's place in the priority order."""
         # lark's order: priority, then (its "unless" rule) a string literal before a regex that
         # matches the same text, then the regex with the larger maximum width, then the longer
         # pattern, then the name.
@@ -69,10 +72,27 @@ class Lexicon:
                 t.name,
             ),
         )
-        names = tuple(t.name for t in terminals)
-        dfas = [_terminal_dfa(t) for t in terminals]
+        group_of = {m: g for g, ms in (groups or {}).items() for m in ms}
+        names: list[str] = []
+        dfas: list[ByteDFA] = []
+        parts: dict[str, list[ByteDFA]] = {}
+        for t in terminals:
+            g = group_of.get(t.name)
+            if g is None:
+                names.append(t.name)
+                dfas.append(_terminal_dfa(t))
+                continue
+            if g not in parts:
+                parts[g] = []
+                names.append(g)
+                dfas.append(None)  # filled below: the union of the group
+            parts[g].append(t)
+        for i, name in enumerate(names):
+            if dfas[i] is None:
+                dfas[i] = _group_dfa(parts[name])
+        names = tuple(names)
         ignored = set(parser.lexer_conf.ignore)
-        n_words = max(1, (len(terminals) + 63) // 64)
+        n_words = max(1, (len(names) + 63) // 64)
         ignore = np.zeros(n_words, dtype=np.uint64)
         for i, name in enumerate(names):
             if name in ignored:
@@ -80,6 +100,12 @@ class Lexicon:
         transitions, components = _product(dfas)
         live, accept, extend = _bitsets(dfas, components, transitions, n_words)
         return cls(names, transitions, live, accept, extend, ignore, *_byte_sets(dfas))
+
+    def productive(self) -> np.ndarray:
+        """bool [n_terminals]: whether each terminal matches some text."""
+        any_accept = np.bitwise_or.reduce(self.accept, axis=0)
+        k = np.arange(len(self.names))
+        return ((any_accept[k // 64] >> (k % 64).astype(np.uint64)) & np.uint64(1)).astype(bool)
 
     def swallows(self, a: int, b: int) -> bool:
         """True when terminal b can never come right after terminal a: every byte that starts b
@@ -143,40 +169,101 @@ def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, list[tuple[np.ndarray, np
     if not dfas:  # a grammar without terminals (`start:`): one state that no byte leaves
         return np.full((1, 256), -1, dtype=np.int32), [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
     # Bytes that every terminal treats alike form one class: the product walks classes, not bytes.
-    signature = np.unique(np.concatenate([d.transitions.T for d in dfas], axis=1), axis=0,
-                          return_index=True, return_inverse=True)
-    _, first_byte, byte_class = signature
-    byte_class = byte_class.reshape(-1)
+    columns = np.ascontiguousarray(np.concatenate([d.transitions for d in dfas], axis=0).T)
+    seen: dict[bytes, int] = {}
+    byte_class = np.array([seen.setdefault(columns[b].tobytes(), len(seen)) for b in range(256)])
+    first_byte = np.unique(byte_class, return_index=True)[1]
     n_classes = len(first_byte)
     class_tables = [d.transitions[:, first_byte] for d in dfas]  # [n_i, n_classes]
     ks0 = np.arange(len(dfas), dtype=np.int64)
     states = [(ks0, np.zeros(len(dfas), dtype=np.int64))]
-    index = {states[0][1].tobytes() + ks0.tobytes(): 0}
-    rows: list[np.ndarray] = []
+    # Keys: (terminal, state) for a single live component (most states of a literal trie, walked
+    # with plain ints), the components' bytes otherwise.
+    index: dict = {(0, 0) if len(dfas) == 1 else states[0][1].tobytes() + ks0.tobytes(): 0}
+    lists: dict[int, list] = {}
+    rows: list = []
+
+    def add(key, key_ks, key_vs) -> int:
+        j = index[key] = len(states)
+        states.append((key_ks, key_vs))
+        if len(states) > MAX_LEXER_STATES:
+            raise GrammarTooLargeError(
+                f"the terminals' combined automaton exceeds {MAX_LEXER_STATES} states; "
+                "simplify the terminal regexes (bounded repetitions, overlapping classes)"
+            )
+        return j
+
     i = 0
     while i < len(states):
         ks, vs = states[i]
+        if len(ks) == 1:
+            k = int(ks[0])
+            table = lists.get(k)
+            if table is None:
+                table = lists[k] = class_tables[k].tolist()
+            row = [-1] * n_classes
+            for c, w in enumerate(table[int(vs[0])]):
+                if w >= 0:
+                    j = index.get((k, w))
+                    row[c] = j if j is not None else add((k, w), ks, np.array([w], dtype=np.int64))
+            rows.append(row)
+            i += 1
+            continue
         nxt = np.stack([class_tables[k][v] for k, v in zip(ks.tolist(), vs.tolist())]) if len(ks) else np.zeros((0, n_classes), np.int32)
-        row = np.full(n_classes, -1, dtype=np.int32)
+        row = [-1] * n_classes
         alive = nxt >= 0
         for c in np.flatnonzero(alive.any(axis=0)).tolist():
             sel = alive[:, c]
             key_ks, key_vs = ks[sel], nxt[sel, c].astype(np.int64)
-            key = key_vs.tobytes() + key_ks.tobytes()
+            key = (int(key_ks[0]), int(key_vs[0])) if len(key_ks) == 1 else key_vs.tobytes() + key_ks.tobytes()
             j = index.get(key)
-            if j is None:
-                j = index[key] = len(states)
-                states.append((key_ks, key_vs))
-                if len(states) > MAX_LEXER_STATES:
-                    raise GrammarTooLargeError(
-                        f"the terminals' combined automaton exceeds {MAX_LEXER_STATES} states; "
-                        "simplify the terminal regexes (bounded repetitions, overlapping classes)"
-                    )
-            row[c] = j
+            row[c] = j if j is not None else add(key, key_ks, key_vs)
         rows.append(row)
         i += 1
-    transitions = np.ascontiguousarray(np.stack(rows)[:, byte_class], dtype=np.int32)
+    transitions = np.ascontiguousarray(np.array(rows, dtype=np.int32)[:, byte_class])
     return transitions, states
+
+
+def _literal_trie(texts: list[bytes]) -> ByteDFA:
+    """The byte trie of a set of non-empty byte strings, as an automaton."""
+    children: list[dict[int, int]] = [{}]
+    final = [False]
+    for data in texts:
+        node = 0
+        for b in data:
+            nxt = children[node].get(b)
+            if nxt is None:
+                nxt = children[node][b] = len(children)
+                children.append({})
+                final.append(False)
+            node = nxt
+        final[node] = True
+    src = [q for q, ch in enumerate(children) for _ in ch]
+    byte = [b for ch in children for b in ch]
+    dst = [t for ch in children for t in ch.values()]
+    trans = np.full((len(children), 256), -1, dtype=np.int32)
+    trans[src, byte] = dst
+    return ByteDFA(trans, np.array(final, dtype=bool))
+
+
+def _group_dfa(terminals) -> ByteDFA:
+    """The automaton of a merged group of string literals: their trie (or, where a flag such as
+    case-insensitivity is set, the union of their own automata)."""
+    if all(not set(t.pattern.flags) - {"u", "m", "s", "x"} for t in terminals):
+        try:
+            return _literal_trie([t.pattern.value.encode("utf-8") for t in terminals])
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: _terminal_dfa names it
+    return _union([_terminal_dfa(t) for t in terminals])
+
+
+def _union(dfas: list[ByteDFA]) -> ByteDFA:
+    """One automaton for the union of ``dfas`` (the product of their live components: for string
+    literals, their byte trie)."""
+    transitions, components = _product(dfas)
+    accepting = np.array([any(dfas[k].accepting[v] for k, v in zip(ks.tolist(), vs.tolist()))
+                          for ks, vs in components], dtype=bool)
+    return ByteDFA(transitions, accepting)
 
 
 def _bitsets(dfas, components, transitions, n_words):
@@ -186,7 +273,7 @@ def _bitsets(dfas, components, transitions, n_words):
     if dfas:
         offsets = np.cumsum([0] + [len(d.accepting) for d in dfas])
         accepting = np.concatenate([d.accepting for d in dfas])
-        q = np.concatenate([np.full(len(ks), i, dtype=np.int64) for i, (ks, _) in enumerate(components)])
+        q = np.repeat(np.arange(n, dtype=np.int64), [len(ks) for ks, _ in components])
         k = np.concatenate([ks for ks, _ in components])
         v = np.concatenate([vs for _, vs in components])
         bits = np.left_shift(np.uint64(1), (k % 64).astype(np.uint64))
@@ -194,9 +281,7 @@ def _bitsets(dfas, components, transitions, n_words):
         acc = accepting[offsets[k] + v]
         np.bitwise_or.at(accept, (q[acc], k[acc] // 64), bits[acc])
     extend = np.zeros((n, n_words), dtype=np.uint64)
-    for q in range(n):
-        succ = transitions[q]
-        succ = np.unique(succ[succ >= 0])
-        if len(succ):
-            extend[q] = np.bitwise_or.reduce(live[succ], axis=0)
+    src, byte = np.nonzero(transitions >= 0)
+    pairs = np.unique(src.astype(np.int64) * n + transitions[src, byte])
+    np.bitwise_or.at(extend, pairs // n, live[pairs % n])
     return live, accept, extend
