@@ -24,6 +24,7 @@ from .errors import GrammarError, RegexSyntaxError
 from .lark_literals import lark_regex_literal
 from .parsing.indentation import Indentation
 from .parsing.lark_build import build_lark
+from .frontends.lookahead import drop_past_token_lookaheads
 from .frontends.regex_pattern import greedy_pattern
 
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]+\|>")
@@ -98,6 +99,7 @@ class Grammar:
         """
         indentation = Indentation.named(indenter)
         parser, conflicts = build_lark(text, start, source)
+        drop_past_token_lookaheads(parser)  # python.lark's STRING and DEC_NUMBER
         if indentation is not None:
             parser.options.postlex = indentation.lark_postlex()  # read by ParseTables.from_lark
         _check_declared_terminals(parser, source, indentation)

@@ -73,6 +73,7 @@ class GeneralParser:
         self.end_state, self.end_symbol = pt.end_state, pt.end_symbol
         self.transitions = lx.transitions
         self._rows: dict[int, list[int]] = {}
+        self._by_state: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
         self._live, self._accept, self._extend = {}, {}, {}
         trie = compiled.trie
         self.node_byte = trie.node_byte.tolist()
@@ -152,17 +153,46 @@ class GeneralParser:
         return result
 
     def acc(self, stack: Stack) -> int:
-        """The terminals (a bitset) ``stack`` can shift, %ignore'd ones included."""
+        """The terminals (a bitset) ``stack`` can shift, %ignore'd ones included: those the top
+        state shifts, and per reduction of the top state, those of its terminals that the reduced
+        stack takes (one reduction per rule, not one feed per terminal)."""
+        return self._lr_acc(stack, 0)
+
+    def _lr_acc(self, stack: Stack, _depth: int) -> int:
         hit = self._acc.get(stack)
         if hit is not None:
             return hit
-        bits = self.ignore
-        row = self.action[stack[-1]]
-        for t in range(self.n_terms):
-            if (row[t] != -1 or (stack[-1], t) in self.conflicts) and self.feed(stack, t):
-                bits |= 1 << t
+        if _depth > MAX_STACKS:
+            raise GrammarTooLargeError(
+                f"the general parser followed more than {MAX_STACKS} reductions in a row; the "
+                "grammar has a cycle of empty rules")
+        shifts, reduces = self._state_actions(stack[-1])
+        bits = self.ignore | shifts
+        for r, terms in reduces:
+            if not terms & ~bits:
+                continue
+            base = stack[: len(stack) - self.rule_len[r]]
+            goto = self.action[base[-1]][self.rule_lhs[r]]
+            if goto >= 0 and goto != self.end_state:
+                bits |= self._lr_acc(base + (goto,), _depth + 1) & terms
         self._remember(self._acc, stack, bits)
         return bits
+
+    def _state_actions(self, state: int) -> tuple[int, tuple[tuple[int, int], ...]]:
+        """The terminals LR state ``state`` shifts (a bitset), and per rule it reduces, the
+        terminals it reduces it on."""
+        hit = self._by_state.get(state)
+        if hit is not None:
+            return hit
+        shifts, reduces = 0, {}
+        for t in range(self.n_terms):
+            for a in self._actions(state, t):
+                if a >= 0:
+                    shifts |= 1 << t
+                elif a != -1:
+                    reduces[-2 - a] = reduces.get(-2 - a, 0) | 1 << t
+        hit = self._by_state[state] = (shifts, tuple(reduces.items()))
+        return hit
 
     def _remember(self, cache: dict, key, value) -> None:
         if len(cache) >= MAX_MEMO:
