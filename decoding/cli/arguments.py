@@ -102,6 +102,11 @@ def _positive_float(text: str) -> float:
 
 
 def _add_constraint(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--start", default="start", metavar="RULE",
+                        help="the start rule of a --grammar .lark file (python.lark: file_input)")
+    parser.add_argument("--indenter", choices=["python"], default=None,
+                        help="Python-style indentation for a --grammar .lark file that %%declares "
+                             "_INDENT _DEDENT (lark's PythonIndenter)")
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--grammar", metavar="FILE|NAME",
                        help="a .lark file, or the name of a bundled grammar (see `grammars`)")

@@ -34,7 +34,8 @@ def load_constraint(args: argparse.Namespace) -> Constraint | None:
     if getattr(args, "json_schema", None) is not None:
         return Constraint(json_schema_grammar(args.json_schema), args.json_schema)
     if getattr(args, "grammar", None) is not None:
-        return Constraint(load_grammar(args.grammar), args.grammar)
+        return Constraint(load_grammar(args.grammar, start=getattr(args, "start", "start"),
+                                       indenter=getattr(args, "indenter", None)), args.grammar)
     return None
 
 
@@ -59,8 +60,9 @@ def json_schema_grammar(path: str) -> Grammar:
         raise grammar_error(e, path, None) from e
 
 
-def load_grammar(spec: str) -> Grammar:
-    """A bundled grammar by name, else a ``.lark`` file; errors are reported like a compiler's."""
+def load_grammar(spec: str, *, start: str = "start", indenter: str | None = None) -> Grammar:
+    """A bundled grammar by name, else a ``.lark`` file (``start`` rule, ``indenter`` as
+    :meth:`grammars.Grammar.from_lark`); errors are reported like a compiler's."""
     from grammars import Grammar, GrammarError, bundled_grammar_names
 
     names = bundled_grammar_names()
@@ -73,7 +75,7 @@ def load_grammar(spec: str) -> Grammar:
         except (OSError, UnicodeDecodeError) as e:
             raise CliError(f"{spec}: error: cannot read the grammar: {os_message(e)}") from e
         try:
-            return Grammar.from_lark(text, source=spec)
+            return Grammar.from_lark(text, source=spec, start=start, indenter=indenter)
         except GrammarError as e:
             raise grammar_error(e, spec, text) from e
     if path.exists():
