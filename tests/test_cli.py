@@ -414,3 +414,51 @@ def test_console_script():
     result = subprocess.run([str(script), "check", "--grammar", "choices", "neutral"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr
+
+
+# -- structural tags -------------------------------------------------------------------------------
+
+CITY = {"type": "object", "additionalProperties": False, "required": ["city"],
+        "properties": {"city": {"type": "string", "maxLength": 8}}}
+
+
+def _tool_tag(**flags) -> dict:
+    return {"type": "structural_tag", "format": {
+        "type": "triggered_tags", "triggers": ["<tool_call>"], **flags,
+        "tags": [{"begin": "<tool_call>", "content": {"type": "json_schema", "json_schema": CITY},
+                  "end": "</tool_call>"}]}}
+
+
+def test_check_structural_tag_agrees_with_the_matcher(tmp_path):
+    from grammars import Grammar, text_matches
+
+    spec = tmp_path / "tools.json"
+    spec.write_text(json.dumps(_tool_tag()))
+    grammar = Grammar.from_structural_tag(_tool_tag())
+    texts = ['Sure. <tool_call>{"city": "Paris"}</tool_call> Done.', "just text, a <tool but no call",
+             '<tool_call>{"town": "Paris"}</tool_call>', '<tool_call>{"city": "Paris"}', ""]
+    expected = [True, True, False, False, True]
+    assert [text_matches(grammar, t) for t in texts] == expected
+    for text, ok in zip(texts, expected):
+        result = cli("check", "--structural-tag", str(spec), text)
+        assert result.returncode == (0 if ok else 1), (text, result.stderr)
+        assert "Traceback" not in result.stderr
+    inline = cli("check", "--structural-tag", json.dumps(_tool_tag()), texts[2])  # the JSON itself
+    assert inline.returncode == 1 and inline.stderr.startswith("<text>:1:14: error: 't'"), inline.stderr
+    bad = cli("check", "--structural-tag", '{"type": "triggered_tags", "triggers": []}', "x")
+    assert bad.returncode == 1 and "format.triggers" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_generate_with_a_structural_tag(tmp_path):
+    import jsonschema
+
+    spec = tmp_path / "tools.json"
+    spec.write_text(json.dumps(_tool_tag(at_least_one=True, stop_after_first=True)))  # a forced call
+    result = cli("generate", "--structural-tag", str(spec), "--chat", "--jsonl", "--max-new-tokens", "32",
+                 "--prompt", "What is the weather in Paris?")
+    assert "Traceback" not in result.stderr
+    [record] = jsonl(result.stdout)
+    assert record["finished"] and record["valid"] and result.returncode == 0, (record, result.stderr)
+    text = record["text"]
+    assert text.startswith("<tool_call>") and text.endswith("</tool_call>"), text
+    jsonschema.validate(json.loads(text[len("<tool_call>"):-len("</tool_call>")]), CITY)

@@ -29,6 +29,7 @@ examples:
   {PROG} generate --grammar choices --chat --sampler asap -n 100 --trie run.trie.npz --prompt "..."
   {PROG} generate --grammar json --chat --drafter aded --trigram-table t.npz --prompts q.txt
   {PROG} generate --json-schema person.schema.json --chat --prompt "Invent a person."
+  {PROG} generate --structural-tag tools.json --chat --prompt "What is the weather in Paris?"
 
 prompts: --prompt (repeatable), --prompts FILE (one per line; JSON lines with a "prompt" field
 when the name ends with .jsonl; - is stdin), or stdin (one per line) when neither is given.
@@ -62,6 +63,7 @@ examples:
   {PROG} check --grammar json '{{"name": "Tom", "age": 3}}'
   {PROG} check --grammar sql - < query.sql
   printf '1969-07-20' | {PROG} check --regex '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'
+  {PROG} check --structural-tag tools.json 'Sure. <tool_call>{{"city": "Paris"}}</tool_call>'
 
 The text is taken as it is, as UTF-8 (a trailing newline from `echo` is part of it: use printf).
 On failure it names the line and column of the first character the grammar rejects (or says
@@ -115,6 +117,10 @@ def _add_constraint(parser: argparse.ArgumentParser, *, required: bool) -> None:
     group.add_argument("--json-schema", metavar="FILE",
                        help="a JSON Schema file (draft 2020-12); the text is compact JSON, object "
                             "keys in the schema's order")
+    group.add_argument("--structural-tag", metavar="FILE|JSON",
+                       help="free text with tagged, constrained parts (tool calls, reasoning): a "
+                            "structural tag in xgrammar's / vLLM's `structural_tag` JSON, as a "
+                            "file or as the JSON text itself")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser(
         "generate", parents=[debug], formatter_class=_Formatter, epilog=_GENERATE_EPILOG,
         help="generate text, under a grammar or a regex, or unconstrained",
-        description="Generate text with a Hugging Face model, under a grammar or a regular\n"
-                    "expression (at most one of them; neither means unconstrained).",
+        description="Generate text with a Hugging Face model, under a grammar, a regular\n"
+                    "expression, a JSON Schema or a structural tag (at most one of them; none\n"
+                    "means unconstrained).",
     )
     gen.add_argument("--model", default="test", metavar="PATH",
                      help="a Hugging Face model folder, or `test` for the bundled test model "

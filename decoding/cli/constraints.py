@@ -8,9 +8,9 @@ import difflib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import PROG, CliError, caret_lines, os_message
 
@@ -24,15 +24,25 @@ class Constraint:
 
     grammar: Grammar
     label: str  # "json", "path/to/my.lark", "--regex"
+    structural_tag: Any = None  # the structural-tag JSON the grammar was built from, if any
+    special_texts: frozenset[str] = field(default_factory=frozenset)  # texts special tokens may spell
+
+    @property
+    def for_tokenizer(self) -> Any:
+        """What :func:`decoding.hf.compile_for_tokenizer` takes for this constraint: the
+        structural tag (so that its special tokens count) or the grammar."""
+        return self.structural_tag if self.structural_tag is not None else self.grammar
 
 
 def load_constraint(args: argparse.Namespace) -> Constraint | None:
-    """The grammar of ``--grammar``, ``--regex`` or ``--json-schema`` (None if none); errors become
-    CliError."""
+    """The grammar of ``--grammar``, ``--regex``, ``--json-schema`` or ``--structural-tag`` (None
+    if none); errors become CliError."""
     if getattr(args, "regex", None) is not None:
         return Constraint(regex_grammar(args.regex), "--regex")
     if getattr(args, "json_schema", None) is not None:
         return Constraint(json_schema_grammar(args.json_schema), args.json_schema)
+    if getattr(args, "structural_tag", None) is not None:
+        return structural_tag_constraint(args.structural_tag)
     if getattr(args, "grammar", None) is not None:
         return Constraint(load_grammar(args.grammar, start=getattr(args, "start", "start"),
                                        indenter=getattr(args, "indenter", None)), args.grammar)
@@ -58,6 +68,32 @@ def json_schema_grammar(path: str) -> Grammar:
         raise CliError(f"{path}: error: {e}") from e
     except GrammarError as e:
         raise grammar_error(e, path, None) from e
+
+
+def structural_tag_constraint(spec: str) -> Constraint:
+    """A structural tag given as JSON text (it starts with ``{``) or as a file holding it; JSON
+    errors name the line and column, structural-tag errors the path in the JSON."""
+    from grammars import Grammar
+    from grammars.structural_tag import StructuralTagError, structural_tag_literals
+
+    if spec.lstrip().startswith("{"):
+        label, text = "--structural-tag", spec
+    else:
+        label = spec
+        try:
+            text = Path(spec).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"{spec}: error: cannot read the structural tag: {os_message(e)}") from e
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CliError(f"{label}:{e.lineno}:{e.colno}: error: not JSON: {e.msg}") from e
+    try:
+        grammar = Grammar.from_structural_tag(obj)
+        literals = frozenset(structural_tag_literals(obj))
+    except StructuralTagError as e:
+        raise CliError(f"{label}: error: {e}") from e
+    return Constraint(grammar, label, obj, literals)
 
 
 def load_grammar(spec: str, *, start: str = "start", indenter: str | None = None) -> Grammar:
@@ -162,7 +198,7 @@ def _first_use(text: str, symbol: str) -> tuple[int | None, int | None]:
 
 
 def grammar_text(constraint: Constraint) -> str | None:
-    return constraint.grammar.text if constraint.label not in ("--regex",) else None
+    return constraint.grammar.text if constraint.label != "--regex" and constraint.structural_tag is None else None
 
 
 def text_parses(grammar: Grammar, text: str) -> bool:

@@ -132,9 +132,9 @@ def _encode(tokenizer, prompt: str, chat: bool, device: str) -> dict:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     aligned = args.sampler in ALIGNED_SAMPLERS
-    if aligned and args.grammar is None and args.regex is None and args.json_schema is None:
+    if aligned and all(getattr(args, k) is None for k in ("grammar", "regex", "json_schema", "structural_tag")):
         raise CliError(f"{PROG}: error: --sampler {args.sampler} samples under a constraint: "
-                       "give --grammar, --regex or --json-schema")
+                       "give --grammar, --regex, --json-schema or --structural-tag")
     if args.trie is not None and not aligned:
         raise CliError(f"{PROG}: error: --trie goes with --sampler asap or exact")
     if args.drafter is not None and aligned:
@@ -157,8 +157,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import transformers
     from tqdm import tqdm
 
-    from decoding.hf import GrammarLogitsProcessor, vocabulary_for
-    from grammars import GrammarError, compile_grammar
+    from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
+    from grammars import GrammarError
 
     if not args.debug:
         transformers.utils.logging.set_verbosity_error()
@@ -168,7 +168,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     processor = None
     if constraint is not None:
         try:
-            compiled = compile_grammar(constraint.grammar, vocabulary_for(tokenizer, model))
+            compiled = compile_for_tokenizer(constraint.for_tokenizer, tokenizer, model=model)
         except GrammarError as e:
             raise grammar_error(e, constraint.label, grammar_text(constraint)) from e
         processor = GrammarLogitsProcessor(compiled)
@@ -284,7 +284,7 @@ def _generate_aligned(args: argparse.Namespace, model, tokenizer, constraint: Co
                            "needs --chat)")
         start = time.perf_counter()
         try:
-            run = sample_aligned(model, tokenizer, ids, constraint.grammar, args.num_samples,
+            run = sample_aligned(model, tokenizer, ids, constraint.for_tokenizer, args.num_samples,
                                  mode=args.sampler, max_new_tokens=args.max_new_tokens,
                                  temperature=args.temperature, seed=args.seed, trie_path=args.trie,
                                  progress=args.num_samples > 1)
@@ -315,6 +315,17 @@ def _generate_aligned(args: argparse.Namespace, model, tokenizer, constraint: Co
     return EXIT_OK
 
 
+def decode_output(tokenizer, ids, constraint: Constraint | None) -> str:
+    """The text of generated ids (end-of-sequence left out). Special tokens are left out, except
+    under a structural tag whose tags they spell (``<tool_call>`` as one token): they are text."""
+    if constraint is None or not constraint.special_texts:
+        return tokenizer.decode(ids, skip_special_tokens=True)
+    keep = constraint.special_texts
+    special = set(getattr(tokenizer, "all_special_ids", []))
+    return tokenizer.decode([int(i) for i in ids if int(i) not in special
+                             or tokenizer.convert_ids_to_tokens(int(i)) in keep], skip_special_tokens=False)
+
+
 def _sample(prompt: str, out, prompt_len: int, tokenizer, eos: set[int], seconds: float,
             constraint: Constraint | None) -> Sample:
     import torch
@@ -325,7 +336,7 @@ def _sample(prompt: str, out, prompt_len: int, tokenizer, eos: set[int], seconds
         logits = torch.stack([step[0] for step in out.logits[: len(ids)]]).float()
         logprob = float(torch.log_softmax(logits, dim=-1).gather(1, ids.view(-1, 1)).sum())
     finished = bool(len(ids)) and int(ids[-1]) in eos
-    text = tokenizer.decode(ids, skip_special_tokens=True)
+    text = decode_output(tokenizer, ids[:-1] if finished else ids, constraint)
     valid = None
     if constraint is not None:
         valid = text_parses(constraint.grammar, text)
