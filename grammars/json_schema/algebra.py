@@ -263,7 +263,9 @@ class SchemaAlgebra:
                 out[k] = max(out[k], v)
             elif k in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"):
                 out[k] = min(out[k], v)
-            elif k in ("$notIn", "$notMatching", "$keysOutside"):
+            elif k == "pattern":  # both must match: the second as a check (see string_parts)
+                out["$alsoPattern"] = list(out.get("$alsoPattern", [])) + [v]
+            elif k in ("$notIn", "$notMatching", "$keysOutside", "$alsoPattern"):
                 out[k] = list(out[k]) + [x for x in v if x not in out[k]]
             elif k == "oneOf":  # a second oneOf: as its exact disjoint branches (else merging it recurs)
                 out["allOf"] = out.get("allOf", []) + [self.union(self.alternatives_of("oneOf", {}, v, path))]

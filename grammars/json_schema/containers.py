@@ -159,7 +159,7 @@ class Containers:
             vals = list(flat["enum"]) if "enum" in flat else [flat["const"]]
             vals = [v for v in vals if isinstance(v, str) and validator.is_valid(v)]
             return ([], "(?:" + "|".join(enc_str(v) for v in vals) + ")") if vals else None
-        string_keys = {"minLength", "maxLength", "pattern", "format", "$notIn", "$notMatching"}
+        string_keys = {"minLength", "maxLength", "pattern", "format", "$notIn", "$notMatching", "$alsoPattern"}
         if set(flat) - string_keys:
             k = sorted(set(flat) - string_keys)[0]
             raise UnsupportedSchemaError(f"`{k}` in propertyNames is not supported", "propertyNames",

@@ -27,7 +27,7 @@ ANNOTATIONS = {
 
 # keywords the translator writes itself (negations): the non-integral numbers, strings outside a
 # set, objects with at least n additional properties, contains counted from item n on
-INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$keysOutside", "$containsFrom", "$negOnly"}
+INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$keysOutside", "$containsFrom", "$negOnly", "$alsoPattern"}
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -40,7 +40,8 @@ STRING = f'"{CH}*"'
 
 
 _GROUPS = {
-    "string": [("minLength",), ("maxLength",), ("pattern",), ("format",), ("$notIn",), ("$notMatching",)],
+    "string": [("minLength",), ("maxLength",), ("pattern",), ("format",), ("$notIn",), ("$notMatching",),
+               ("$alsoPattern",)],
     "number": [("minimum",), ("maximum",), ("exclusiveMinimum",), ("exclusiveMaximum",), ("multipleOf",),
                ("$nonintegral",)],
     "object": [("required",), ("properties",), ("additionalProperties", "properties"), ("minProperties",),
@@ -190,6 +191,7 @@ def _public(schema):
     extra = []
     if schema.get("$nonintegral"):
         extra.append({"not": {"type": "integer"}})
+    extra += [{"pattern": p} for p in schema.get("$alsoPattern", [])]
     if "$notIn" in schema:
         extra.append({"not": {"enum": list(schema["$notIn"])}})
     for names in schema.get("$keysOutside", []):

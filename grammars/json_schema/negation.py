@@ -141,6 +141,9 @@ class Negation:
             return [{"enum": list(v)}]
         if k == "pattern":
             return [{"$notMatching": [self.pattern_regex(v, path)]}]
+        if k == "$alsoPattern":  # not (p1 and p2 ...): p1 fails, or p1 holds and p2 fails, ... (disjoint)
+            regs = [self.pattern_regex(p, path) for p in v]
+            return [{"$alsoPattern": v[:i], "$notMatching": [r]} for i, r in enumerate(regs)]
         if k == "format":
             return [{"$notMatching": [FORMATS[v]]}] if v in FORMATS else []
         if k == "required":

@@ -6,8 +6,10 @@ over the JSON *spelling* of a string's contents (what lies between the quotes, w
 
 A pattern finds its match anywhere unless anchored (``^``/``$`` at its ends, as ECMA reads them);
 ``\\d \\w \\s`` and ``.`` follow ECMA (ASCII digits and word characters, the ECMA white space
-set, any character but line terminators). Lookaround, backreferences, word boundaries, property
-escapes and inline flags raise :class:`PatternError`.
+set, any character but line terminators). Anchors may close groups and alternatives
+(``^a$|^b$``); lookaheads that lead an anchored pattern become checks (:func:`pattern_parts`).
+Other lookaround, backreferences, word boundaries, property escapes and inline flags raise
+:class:`PatternError`.
 
 Example:
     >>> import re
@@ -27,7 +29,7 @@ except ImportError:  # pragma: no cover
     import sre_constants as _sre_c  # type: ignore
     import sre_parse as _sre_parse  # type: ignore
 
-__all__ = ["CH", "PatternError", "enc_str", "pattern_regex"]
+__all__ = ["CH", "PatternError", "enc_str", "pattern_parts", "pattern_regex"]
 
 # one JSON string character as json.dumps(ensure_ascii=False) writes it
 CH = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))'
@@ -177,6 +179,11 @@ def _translate(items) -> str:
                 raise PatternError("possessive repeat")
             hi_s = "" if hi is C.MAXREPEAT else str(hi)
             out.append(f"(?:{_translate(sub)}){{{lo},{hi_s}}}")
+        elif op in (C.ASSERT, C.ASSERT_NOT):
+            raise PatternError("a lookaround inside the pattern (only leading lookaheads are translated)")
+        elif op is C.AT:
+            raise PatternError("an anchor in the middle" if av in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END,
+                                                                   C.AT_END_STRING) else "a word boundary")
         else:
             raise PatternError(str(op))
     return "".join(out)
@@ -184,30 +191,112 @@ def _translate(items) -> str:
 
 def pattern_regex(pattern: str) -> str:
     """Regex over JSON string contents for the strings in which ``pattern`` (ECMA-262) finds a match."""
-    if re.search(r"\\[pPkcu]\{|\(\?<[=!]|\(\?[=!]|\\[bBk]|\(\?<\w|\\\d", pattern):
-        raise PatternError("lookaround, backreference, word boundary or property escape")
+    checks, body = pattern_parts(pattern)
+    if checks:
+        raise PatternError("a lookahead here (only a string's own pattern takes leading lookaheads)")
+    return body
+
+
+_MAX_ALTS = 32  # alternatives when distributing groups and branches that hold anchors or lookaheads
+
+
+def pattern_parts(pattern: str) -> tuple[list, str]:
+    """``([(negated, content regex)], content regex)``: the strings in which ``pattern`` finds a
+    match are those the body regex fully matches and every check fully matches (``negated``: does
+    not match). Checks come from lookaheads that lead an anchored pattern (``^(?!-)[a-z-]+$``);
+    anchors may stand at the ends of groups and alternatives (``^a$|^b$``, ``^x(y$)``)."""
+    if re.search(r"\\[pPkcu]\{|\(\?<[=!]|\\[bBk]|\(\?<\w|\\\d", pattern):
+        raise PatternError("lookbehind, backreference, word boundary or property escape")
     try:
         parsed = _sre_parse.parse(pattern)
     except re.error as e:
         raise PatternError(str(e)) from None
     if parsed.state.flags & ~(re.UNICODE):
         raise PatternError("flags")
-    items = list(parsed)
-    C = _sre_c
-    if len(items) == 1 and items[0][0] is C.BRANCH:
-        return "(?:" + "|".join(_anchor_wrap(list(b)) for b in items[0][1][1]) + ")"
-    return _anchor_wrap(items)
+    alts = _expand(list(parsed))
+    parts = [_alt_parts(a) for a in alts]
+    if len(parts) == 1:
+        return parts[0]
+    if any(checks for checks, _ in parts):
+        raise PatternError("a lookahead in one of several alternatives")
+    return [], "(?:" + "|".join(body for _, body in parts) + ")"
 
 
-def _anchor_wrap(items) -> str:
+def _zero_width(item) -> bool:
+    """Whether an anchor or lookaround occurs in ``item`` (a parsed regex node)."""
     C = _sre_c
-    start = end = False
-    if items and items[0][0] is C.AT and items[0][1] in (C.AT_BEGINNING, C.AT_BEGINNING_STRING):
+    op, av = item
+    if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+        return True
+    if op is C.BRANCH:
+        return any(_zero_width(x) for b in av[1] for x in b)
+    if op is C.SUBPATTERN:
+        return any(_zero_width(x) for x in av[3])
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+        return any(_zero_width(x) for x in av[2])
+    return False
+
+
+def _expand(items: list) -> list[list]:
+    """``items`` as alternatives, splicing flagless groups and distributing branches at either end
+    that hold anchors or lookaheads (both keep the language)."""
+    C = _sre_c
+    for pos in (0, -1):
+        if not items or not _zero_width(items[pos]):
+            continue
+        op, av = items[pos]
+        rest_l, rest_r = (items[:0], items[1:]) if pos == 0 else (items[:-1], [])
+        if op is C.SUBPATTERN and not av[1] and not av[2]:
+            return _expand(rest_l + list(av[3]) + rest_r)
+        if op is C.BRANCH:
+            out = []
+            for b in av[1]:
+                out += _expand(rest_l + list(b) + rest_r)
+                if len(out) > _MAX_ALTS:
+                    raise PatternError(f"more than {_MAX_ALTS} alternatives around anchors")
+            return out
+    return [items]
+
+
+def _alt_parts(items: list, start: bool = False) -> tuple[list, str]:
+    """(checks, body) for one alternative: leading ``^`` and lookaheads, trailing ``$``."""
+    C = _sre_c
+    looks = []
+    while items and (items[0][0] in (C.ASSERT, C.ASSERT_NOT)
+                     or (items[0][0] is C.AT and items[0][1] in (C.AT_BEGINNING, C.AT_BEGINNING_STRING))):
+        op, av = items[0]
+        if op is C.AT:
+            start = True
+        elif av[0] != 1:
+            raise PatternError("lookbehind")
+        else:
+            sub = list(av[1])
+            if sub and sub[0][0] is C.AT and sub[0][1] in (C.AT_BEGINNING, C.AT_BEGINNING_STRING):
+                start = True  # (?=^...): only at the start of the string
+            looks.append((op is C.ASSERT_NOT, sub))
+        items = items[1:]
+    if looks and not start:
+        raise PatternError("a lookahead in an unanchored pattern")
+    checks = []
+    for negated, sub in looks:
+        alts = _expand(sub)
+        inner = [_alt_parts(a, start=True) for a in alts]
+        if any(c for c, _ in inner):
+            raise PatternError("nested lookaheads")
+        checks.append((negated, inner[0][1] if len(inner) == 1 else "(?:" + "|".join(b for _, b in inner) + ")"))
+    return checks, _anchor_wrap(items, start)
+
+
+def _anchor_wrap(items, start: bool = False) -> str:
+    C = _sre_c
+    while items and items[0][0] is C.AT and items[0][1] in (C.AT_BEGINNING, C.AT_BEGINNING_STRING):
         start, items = True, items[1:]
-    if items and items[-1][0] is C.AT and items[-1][1] in (C.AT_END, C.AT_END_STRING):
+    end = False
+    while items and items[-1][0] is C.AT and items[-1][1] in (C.AT_END, C.AT_END_STRING):
         end, items = True, items[:-1]
     for op, av in items:
         if op is C.AT:
-            raise PatternError("anchor in the middle")
+            raise PatternError("an anchor in the middle" if av in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END,
+                                                                   C.AT_END_STRING) else "a word boundary")
     body = _translate(items)
     return ("" if start else f"{CH}*") + f"(?:{body})" + ("" if end else f"{CH}*")

@@ -14,7 +14,7 @@ from .formats import FORMATS
 from .jsonvalues import _is_num, _lit, _ptr
 from .keywords import _BODY_MARK, _WS_MARK, KNOWN_FORMATS, MAX_REPEAT, NUMBER
 from .numbers import INTEGER, NONINTEGRAL, EmptyRange, multiple_regex, number_range_regex
-from .patterns import CH, PatternError, enc_str, pattern_regex
+from .patterns import CH, PatternError, enc_str, pattern_parts, pattern_regex
 
 
 class Scalars:
@@ -73,11 +73,14 @@ class Scalars:
         positive = []
         if fmt is not None:
             positive.append(FORMATS[fmt])
-        if pat is not None:
-            positive.append(self.pattern_regex(pat, path))
+        pattern_checks = []
+        for p in ([pat] if pat is not None else []) + list(schema.get("$alsoPattern", [])):
+            more, body = self.pattern_parts(p, path)
+            positive.append(body)
+            pattern_checks += more
         if lo or hi is not None:
             positive.append(f"{CH}{{{int(lo)},{'' if hi is None else int(hi)}}}")
-        checks = [(False, r) for r in positive[1:]]
+        checks = [(False, r) for r in positive[1:]] + pattern_checks
         if schema.get("$notIn"):
             checks.append((True, "|".join(enc_str(v) for v in schema["$notIn"])))
         checks += [(True, r) for r in schema.get("$notMatching", [])]
@@ -86,6 +89,13 @@ class Scalars:
     def pattern_regex(self, pat, path) -> str:
         try:
             return pattern_regex(pat)
+        except PatternError as e:
+            raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern",
+                                         _ptr(path, "pattern")) from None
+
+    def pattern_parts(self, pat, path) -> tuple[list, str]:
+        try:
+            return pattern_parts(pat)
         except PatternError as e:
             raise UnsupportedSchemaError(f"pattern {pat!r} cannot be translated exactly ({e})", "pattern",
                                          _ptr(path, "pattern")) from None

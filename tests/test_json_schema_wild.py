@@ -1,0 +1,128 @@
+"""Schemas as written in the wild (issue 16, second round): anchors at the ends of groups and
+alternatives, leading lookaheads, two patterns in one allOf, long strings, large maxItems,
+tagged-union oneOf, and refusals that name the schema path. Instances are walked token by token
+through the SmolLM2 tokenizer and checked against ``jsonschema``'s validator for the draft."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import warnings
+
+import jsonschema
+import pytest
+
+from grammars import Grammar, GrammarMatcher, TokenRejectedError
+from grammars.json_schema import IgnoredKeywordsWarning, UnsupportedSchemaError, json_schema_to_lark, serialize_instance
+from grammars.json_schema.patterns import pattern_parts
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from decoding.models import load_test_model
+
+    return load_test_model()
+
+
+def compiled(tok, schema):
+    from decoding.hf import compile_for_tokenizer
+
+    model, tokenizer = tok
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IgnoredKeywordsWarning)
+        return compile_for_tokenizer(Grammar.from_json_schema(schema), tokenizer, model=model)
+
+
+def accepts(cg, tokenizer, text: str) -> bool:
+    m = GrammarMatcher(cg)
+    try:
+        for t in tokenizer.encode(text, add_special_tokens=False):
+            m.advance(t)
+    except TokenRejectedError:
+        return False
+    return m.is_accepting()
+
+
+def check(tok, schema, valid, invalid):
+    """Each instance is valid/invalid for the draft's own validator, and the matcher agrees."""
+    cg = compiled(tok, schema)
+    tokenizer = tok[1]
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for inst in valid:
+        assert validator.is_valid(inst), inst
+        text = serialize_instance(schema, inst)
+        assert accepts(cg, tokenizer, text), f"valid instance rejected: {text}"
+    for inst in invalid:
+        assert not validator.is_valid(inst), inst
+        text = serialize_instance(schema, inst)
+        assert not accepts(cg, tokenizer, text), f"invalid instance accepted: {text}"
+
+
+# patterns from the corpus (CloudFormation, SchemaStore) and small variants: alphabet, a match
+PATTERNS = {
+    "^d-[0-9a-f]{3}$|^[0-9a-f]{2}-[0-9a-f]{2}$": ("d-0af", "d-0a1"),  # ^ factored out of the branch
+    "^env-([0-9A-Za-z]{3}$)": ("env-aZ9", "env-a9Z"),  # $ inside a group
+    "^$|^(Mon|Tue):([01]\\d|2[0-3])$": ("MonTue:0123", "Mon:23"),
+    "(^(([a-z]|[a-z][a-z\\-]*[a-z])\\.)*([a-z]|[a-z][a-z\\-]*[a-z])$)": ("ab-.", "a-b.ab"),
+    "^(?=^[a-z-]+$).{3,5}$": ("ab-Z", "ab-a"),
+    "^(?!\\s*$).+$": (" \tab", " a"),
+    "^(?!org\\.b)([a-z]+\\.)*[a-z]+$": ("orgb.x", "org.a"),
+    "^(?![i|I][o|O])": ("iIoO|x", "xo"),
+    "^(?!.*(ab|ba)).*$": ("abc", "aca"),
+    "^(?!-)[-a-z]{0,3}[a-z]$": ("-ab", "a-b"),
+    "(?=^a)": ("ab", "ab"),
+}
+
+
+@pytest.mark.parametrize("pattern", list(PATTERNS))
+def test_pattern_parts_agree_with_search_on_random_strings(pattern):
+    checks, body = pattern_parts(pattern)
+    alphabet, match = PATTERNS[pattern]
+    rng = random.Random(pattern)
+    seen = {True: 0, False: 0}
+    for i in range(400):
+        if i % 2:  # a match with a few random edits
+            s = list(match)
+            for _ in range(rng.randint(0, 2)):
+                j = rng.randint(0, len(s))
+                s[j:j + rng.randint(0, 1)] = rng.choice(alphabet) if rng.random() < 0.7 else ""
+            s = "".join(s)
+        else:
+            s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7)))
+        spelled = json.dumps(s, ensure_ascii=False)[1:-1]
+        ours = bool(re.fullmatch(body, spelled)) and all(
+            bool(re.fullmatch(r, spelled)) != neg for neg, r in checks)
+        want = re.search(pattern, s) is not None
+        assert ours == want, (pattern, s)
+        seen[want] += 1
+    assert seen[True] and seen[False], seen
+
+
+@pytest.mark.parametrize("pattern,why", [
+    ("a(?=b)", "lookaround inside"), ("(?!x)a", "unanchored"), ("a$b", "anchor in the middle"),
+    ("^(?:^^a)+$", "anchor in the middle"), ("^(?=a)x|^b", "several alternatives"), ("\\bx", "word boundary"),
+])
+def test_untranslatable_patterns_name_the_feature(pattern, why):
+    with pytest.raises(UnsupportedSchemaError, match=why) as e:
+        json_schema_to_lark({"type": "object", "properties": {"p": {"type": "string", "pattern": pattern}}})
+    assert e.value.path == "#/properties/p/pattern"
+
+
+def test_leading_lookahead_and_anchored_alternatives_token_by_token(tok):
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {
+        "name": {"type": "string", "pattern": "^(?!-)[-a-z0-9]{0,5}[a-z0-9]$"},
+        "id": {"type": "string", "pattern": "^d-[0-9a-f]{4}$|^[0-9a-f]{2}-[0-9a-f]{2}$"},
+        "policy": {"type": "string", "pattern": "^(?!\\s*$).+$", "maxLength": 20}}}
+    check(tok, schema,
+          [{"name": "ab-c"}, {"name": "a"}, {"id": "d-00af"}, {"id": "0a-ff"}, {"policy": " x "}],
+          [{"name": "-ab"}, {"name": "ab-"}, {"id": "d-00a"}, {"id": "x0a-ff"}, {"policy": "   "}, {"policy": ""}])
+
+
+def test_two_patterns_in_one_allof_both_hold(tok):
+    # schemastore/bundleconfig: outputFileName must end in .js and match another pattern
+    schema = {"type": "string", "allOf": [{"pattern": "\\.js$"}, {"pattern": "^out/"}]}
+    check(tok, schema, ["out/a.js", "out/.js"], ["out/a.css", "in/a.js", ""])
+    # and negated: exactly one of the two patterns
+    schema = {"type": "string", "not": {"allOf": [{"pattern": "\\.js$"}, {"pattern": "^out/"}]}}
+    check(tok, schema, ["out/a.css", "in/a.js", ""], ["out/a.js"])
