@@ -126,3 +126,30 @@ def test_two_patterns_in_one_allof_both_hold(tok):
     # and negated: exactly one of the two patterns
     schema = {"type": "string", "not": {"allOf": [{"pattern": "\\.js$"}, {"pattern": "^out/"}]}}
     check(tok, schema, ["out/a.css", "in/a.js", ""], ["out/a.js"])
+
+
+def test_a_token_too_large_is_refused_naming_the_schema_path():
+    # the issue: an UnsupportedRegexError naming an internal terminal (T6) instead of the path
+    schema = {"type": "object", "properties": {"note": {"type": "string", "pattern": "^(a|b)*a(a|b){15}$"}}}
+    with pytest.raises(UnsupportedSchemaError) as e:
+        Grammar.from_json_schema(schema)
+    assert e.value.path == "#/properties/note", str(e.value)
+    assert "#/properties/note" in str(e.value) and not re.search(r"\bT\d+\b", str(e.value))
+
+
+def test_long_plain_strings_count_chunks_instead_of_unrolling(tok):
+    # CloudFormation: maxLength 10000..1000000 on descriptions and policy bodies (was refused above 4096)
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": {
+        "Body": {"type": "string", "minLength": 300, "maxLength": 10000},
+        "Note": {"anyOf": [{"type": "string", "maxLength": 32767}, {"type": "integer"}]}}}
+    lark = json_schema_to_lark(schema)
+    assert len(lark) < 20000  # rules per 256-character chunk, not states per character
+    check(tok, schema,
+          [{"Body": "x" * 300}, {"Body": "ab" * 2500}, {"Body": "é\"\n" * 3333 + "z"}, {"Note": 7},
+           {"Note": "y" * 32767}, {"Note": ""}],
+          [{"Body": "x" * 299}, {"Body": "x" * 10001}, {"Body": "\"" * 10001}, {"Note": "y" * 32768}, {"Note": 1.5}])
+    huge = {"type": "string", "maxLength": 1000000}
+    assert json_schema_to_lark(huge).count("\n") < 1100
+    with pytest.raises(UnsupportedSchemaError, match="maxLength") as e:
+        json_schema_to_lark({"type": "object", "properties": {"s": {"type": "string", "maxLength": 2 ** 21}}})
+    assert e.value.path == "#/properties/s/maxLength"

@@ -51,7 +51,8 @@ class Containers:
                     raise
                 continue
             meets = sum(1 << j for j, names_j in enumerate(outside) if name not in names_j)
-            members.append((self.term(self.ws + re.escape(_canon(name)) + ":"), sym, name in required, meets))
+            members.append((self.term(self.ws + re.escape(_canon(name)) + ":", _ptr(path, "properties", name)), sym,
+                            name in required, meets))
         # additional keys: one key class per set of patterns matched (lookaheads keep them disjoint)
         checks, body = names if names is not None else ([], None)
         if props:
@@ -67,7 +68,7 @@ class Containers:
             except _Never:
                 continue
             key_checks = checks + [(not h, r) for (r, _), h in zip(patterns, hit)]
-            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', ":")))
+            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', ":")), _ptr(path, "propertyNames"))
             extras.append(f"{key} {vsym}")
         extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
         if hi is not None and len([m for m in members if m[2]]) > hi:

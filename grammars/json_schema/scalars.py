@@ -17,6 +17,9 @@ from .numbers import INTEGER, NONINTEGRAL, EmptyRange, multiple_regex, number_ra
 from .patterns import CH, PatternError, enc_str, pattern_parts, pattern_regex
 
 
+LONG_STRING = 1024  # a plain string with a longer maxLength is a chain of chunk tokens (long_string)
+
+
 class Scalars:
     """Methods of the translator (mixed into :class:`~grammars.json_schema.translate.Translator`)."""
 
@@ -53,6 +56,40 @@ class Scalars:
         la = "".join(f'(?{"!" if neg else "="}{_WS_MARK}"(?:{r})"{after})' for neg, r in checks)
         return la + _BODY_MARK + body
 
+    def long_string(self, schema, path) -> str | None:
+        """A rule for a plain string (no pattern or format) whose ``maxLength`` is past what one
+        token holds (``LONG_STRING``): ``"``, up to ``maxLength // k`` chunk tokens of exactly ``k``
+        characters, a last token of fewer, ``"`` — a chain of rules counting chunks, so the work is
+        linear in ``maxLength / k`` rules and ``k`` DFA states, not ``maxLength`` states. None:
+        the string is one token (:meth:`string`)."""
+        hi = schema.get("maxLength")
+        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("pattern", "format", "$notIn", "$notMatching",
+                                                                       "$alsoPattern")):
+            return None
+        lo, hi = int(schema.get("minLength", 0)), int(hi)
+        if lo > hi:
+            raise _Never()
+        k = 256 if hi <= 256 * 1024 else -(-hi // 1024)
+        if k > 1024:
+            raise UnsupportedSchemaError(f"maxLength {hi} is above the bound {1024 * 1024} (1024 chunks of "
+                                         "1024 characters)", "maxLength", _ptr(path, "maxLength"))
+        name = self.new_rule("longstr")
+        chunk = self.term(f"{CH}{{{k}}}", path)
+        q = hi // k
+        for j in range(q + 1):
+            a, b = max(0, lo - j * k), min(k - 1, hi - j * k)
+            alts = []
+            if b >= max(a, 1):
+                alts.append(self.term(f"{CH}{{{max(a, 1)},{b}}}", path))
+            if j < q:
+                alts.append(f"{chunk} {name}_{j + 1}")
+            if not alts:
+                raise _Never()
+            body = " | ".join(alts)
+            self.rules.append(f"{name}_{j}: ({body})" + ("?" if a == 0 else ""))
+        self.rules.append(f'{name}: {self.term(self.ws + chr(34), path)} {name}_0 {self.term(chr(34), path)}')
+        return name
+
     def string_parts(self, schema, path) -> tuple[list, str]:
         """([(negated, content regex)], content regex of the body) for a string schema."""
         lo = schema.get("minLength", 0)
@@ -67,7 +104,8 @@ class Scalars:
                               "format an annotation, so it does not constrain the string", stacklevel=4)
             fmt = None
         if hi is not None and hi > MAX_REPEAT * 16:
-            raise UnsupportedSchemaError(f"maxLength {hi} is above the bound {MAX_REPEAT * 16}", "maxLength", _ptr(path, "maxLength"))
+            raise UnsupportedSchemaError(f"maxLength {hi} with pattern or format is above the bound {MAX_REPEAT * 16}",
+                                         "maxLength", _ptr(path, "maxLength"))
         if hi is not None and lo > hi:
             raise _Never()
         positive = []

@@ -17,7 +17,8 @@ import warnings
 from ..lark_literals import lark_regex_literal
 from .algebra import SchemaAlgebra
 from .containers import Containers
-from ..errors import GrammarConflictError
+from ..errors import GrammarConflictError, UnsupportedRegexError
+from ..regex import regex_byte_dfa
 from .drafts import detect_draft, to_2020_12
 from .errors import IgnoredKeywordsWarning, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _ptr
@@ -59,6 +60,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         self.ws = f"[ \\t\\n\\r]{{0,{MAX_WS}}}" if whitespace == "flexible" else ""
         self.rules: list[str] = []
         self.terminals: dict[str, str] = {}  # regex -> name
+        self.term_paths: dict[str, str] = {}  # terminal name -> the schema path it comes from
         self.memo: dict[str, str] = {}
         self.ref_rules: dict[str, str] = {}
         self.recursive_refs = self._recursive_refs()
@@ -71,11 +73,15 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
             raise err
         warnings.warn(str(err), stacklevel=4)
 
-    def term(self, regex: str) -> str:
+    def term(self, regex: str, path: str | None = None) -> str:
+        """The terminal for ``regex``; ``path``: the schema it comes from (named in refusals)."""
         regex = _quote_safe(regex)
         if regex not in self.terminals:
             self.terminals[regex] = f"T{len(self.terminals)}"
-        return self.terminals[regex]
+        name = self.terminals[regex]
+        if path is not None:
+            self.term_paths.setdefault(name, path)
+        return name
 
     def punct(self, ch: str) -> str:
         r = re.escape(ch)
@@ -129,7 +135,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         alts = []
         if scalars:
             scalars = [self.render(x) for x in dict.fromkeys(scalars)]  # lookaheads lead each one
-            alts.append(self.term(scalars[0] if len(scalars) == 1 else "(?:" + "|".join(scalars) + ")"))
+            alts.append(self.term(scalars[0] if len(scalars) == 1 else "(?:" + "|".join(scalars) + ")", path))
         alts += list(dict.fromkeys(others))
         if not alts:
             raise _Never()
@@ -224,7 +230,8 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
                 elif ty == "boolean":
                     scalars.append("(?:true|false)")
                 elif ty == "string":
-                    scalars.append(self.string(schema, path))
+                    long = self.long_string(schema, path)
+                    (others if long else scalars).append(long or self.string(schema, path))
                 elif ty in ("integer", "number"):
                     scalars.append(self.number(schema, path, ty))
                 elif ty == "object":
@@ -273,8 +280,10 @@ def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, leni
 
 
 def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool,
-             resources: dict | None = None) -> str:
+             resources: dict | None = None, term_paths: dict | None = None) -> str:
     tr = _Translator(schema, strict, lenient, whitespace, disjoint_any, resources)
+    if term_paths is not None:
+        tr.term_paths = term_paths
     try:
         return tr.translate()
     except _Never:
@@ -296,14 +305,16 @@ def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **
     if isinstance(schema, str):
         schema = json.loads(schema)
     options = {"strict": False, "lenient": False, "whitespace": None, "resources": None, **options}
+    paths: dict = {}
     try:
-        first = build(_to_lark(schema, **options, disjoint_any=False))
+        first = _checked(build(_to_lark(schema, **options, disjoint_any=False, term_paths=paths)), paths)
     except GrammarConflictError:
         first = None
     if first is not None and not getattr(first, "conflicts", ()):
         return first
     try:
-        second = build(_to_lark(schema, **options, disjoint_any=True))
+        paths = {}
+        second = _checked(build(_to_lark(schema, **options, disjoint_any=True, term_paths=paths)), paths)
     except GrammarConflictError as e:
         if first is not None:
             return first
@@ -315,3 +326,21 @@ def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **
             return first
         raise
     return second if first is None or not getattr(second, "conflicts", ()) else first
+
+
+def _checked(grammar, term_paths: dict):
+    """``grammar`` after building each terminal's byte DFA (cached: the compiler reuses them), so
+    that a token too large or not translatable is refused naming the schema path it comes from,
+    not an internal terminal name."""
+    parser = getattr(grammar, "parser", None)
+    for t in getattr(parser, "terminals", ()):
+        if getattr(t.pattern, "type", None) != "re":
+            continue
+        try:
+            regex_byte_dfa(t.pattern.value, t.pattern.flags)
+        except UnsupportedRegexError as e:
+            path = term_paths.get(t.name, "#")
+            detail = str(e).replace(t.pattern.value, "...") if len(t.pattern.value) > 80 else str(e)
+            raise UnsupportedSchemaError(f"the values of {path} make a token the lexer cannot build ({detail})",
+                                         None, path) from None
+    return grammar
