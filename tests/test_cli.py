@@ -100,7 +100,7 @@ def test_drafter_gives_the_same_output_and_keeps_its_table(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (("--sampler", "asap", "--prompt", "x"), "give --grammar, --regex or --json-schema"),
+    (("--sampler", "asap", "--prompt", "x"), "give --grammar, --regex, --json-schema or --structural-tag"),
     (("--grammar", "choices", "--sampler", "asap", "--drafter", "aded", "--prompt", "x"),
      "--drafter goes with"),
     (("--grammar", "choices", "--trigram-table", "t.npz", "--prompt", "x"), "--trigram-table goes"),
