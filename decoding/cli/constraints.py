@@ -54,14 +54,7 @@ def json_schema_grammar(path: str) -> Grammar:
     column, an unsupported keyword with its path in the schema."""
     from grammars import Grammar, GrammarError, UnsupportedSchemaError
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise CliError(f"{path}: error: cannot read the schema: {e.strerror}") from e
-    try:
-        schema = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CliError(f"{path}:{e.lineno}:{e.colno}: error: not JSON: {e.msg}") from e
+    schema = read_json(path, Path(path), "the schema")
     try:
         return Grammar.from_json_schema(schema)
     except UnsupportedSchemaError as e:
@@ -70,24 +63,29 @@ def json_schema_grammar(path: str) -> Grammar:
         raise grammar_error(e, path, None) from e
 
 
+def read_json(label: str, source: str | Path, what: str):
+    """The JSON of ``source`` (a file, or the JSON text itself); an unreadable file or text that
+    is not JSON becomes a CliError naming ``label`` (with the line and column)."""
+    if isinstance(source, Path):
+        try:
+            source = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"{label}: error: cannot read {what}: {os_message(e)}") from e
+    try:
+        return json.loads(source)
+    except json.JSONDecodeError as e:
+        raise CliError(f"{label}:{e.lineno}:{e.colno}: error: not JSON: {e.msg}") from e
+
+
 def structural_tag_constraint(spec: str) -> Constraint:
     """A structural tag given as JSON text (it starts with ``{``) or as a file holding it; JSON
     errors name the line and column, structural-tag errors the path in the JSON."""
     from grammars import Grammar
     from grammars.structural_tag import StructuralTagError, structural_tag_literals
 
-    if spec.lstrip().startswith("{"):
-        label, text = "--structural-tag", spec
-    else:
-        label = spec
-        try:
-            text = Path(spec).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise CliError(f"{spec}: error: cannot read the structural tag: {os_message(e)}") from e
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CliError(f"{label}:{e.lineno}:{e.colno}: error: not JSON: {e.msg}") from e
+    inline = spec.lstrip().startswith("{")
+    label = "--structural-tag" if inline else spec
+    obj = read_json(label, spec if inline else Path(spec), "the structural tag")
     try:
         grammar = Grammar.from_structural_tag(obj)
         literals = frozenset(structural_tag_literals(obj))
