@@ -23,7 +23,7 @@ from .errors import EmptyLanguageError
 from .grammar import Grammar
 from .lexing import Lexicon
 from .lexing.merge import LiteralGroups, lalr_states, literal_groups
-from .parser import ParseTables
+from .parsing.tables import ParseTables
 from .parsing.tables import _dense as dense_tables
 from .trie import TokenTrie
 from .vocabulary import Vocabulary
@@ -303,14 +303,14 @@ def token_trie(vocab: Vocabulary, *, use_disk_cache: bool = True) -> TokenTrie:
 
 def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) -> CompiledGrammar:
     parser = grammar.parser
-    groups = literal_groups(parser)
+    groups = literal_groups(parser) if grammar.indenter is None else None  # the indenter reads lark's terminals
     merged = lalr_states(groups.rules, grammar.start) if groups is not None else None
     if merged is None:
         groups = None
     lexicon = Lexicon.from_lark(parser, groups.members if groups else None)
     _check_rules_productive(grammar, lexicon, groups)
     if merged is None:
-        tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start)
+        tables = ParseTables.from_lark(parser, list(lexicon.names), grammar.start, grammar.indenter)
     else:
         nonterminals = {r.origin.name for r in groups.rules} | {grammar.start}
         tables = dense_tables(*merged, list(lexicon.names), nonterminals)

@@ -100,8 +100,6 @@ class Grammar:
         indentation = Indentation.named(indenter)
         parser, conflicts = build_lark(text, start, source)
         drop_past_token_lookaheads(parser)  # python.lark's STRING and DEC_NUMBER
-        if indentation is not None:
-            parser.options.postlex = indentation.lark_postlex()  # read by ParseTables.from_lark
         _check_declared_terminals(parser, source, indentation)
         _warn_special_token_text(parser, source)
         return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts,

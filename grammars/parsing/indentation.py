@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lark.indenter import Indenter
-
 from ..errors import GrammarError
 
 
@@ -47,10 +45,3 @@ class Indentation:
             return cls(spec.NL_type, spec.INDENT_type, spec.DEDENT_type, tuple(spec.OPEN_PAREN_types),
                        tuple(spec.CLOSE_PAREN_types), int(spec.tab_len))
         raise GrammarError(f"unknown indenter {spec!r}: give 'python', an Indentation or a lark Indenter")
-
-    def lark_postlex(self):
-        """A lark ``Indenter`` with these names (lark's own post-lexer, for lark's parsers)."""
-        attrs = dict(NL_type=self.newline, INDENT_type=self.indent, DEDENT_type=self.dedent,
-                     OPEN_PAREN_types=list(self.open_brackets),
-                     CLOSE_PAREN_types=list(self.close_brackets), tab_len=self.tab_len)
-        return type("GrammarIndenter", (Indenter,), attrs)()

@@ -59,16 +59,16 @@ class ParseTables:
         return bool(self.conflicts) or self.indentation is not None
 
     @classmethod
-    def from_lark(cls, parser: lark.Lark, terminal_names: list[str], start: str) -> "ParseTables":
+    def from_lark(cls, parser: lark.Lark, terminal_names: list[str], start: str,
+                  indentation: Indentation | None = None) -> "ParseTables":
         """The tables of a lark parser: lark's own LALR(1) table when ``parser`` is a LALR parser,
-        else (an Earley parser: the grammar has conflicts) every action of lark's analysis."""
+        else (an Earley parser: the grammar has conflicts) every action of lark's analysis; with
+        an ``indentation``, its indent and dedent terminals are columns too."""
         if parser.options.parser == "lalr":
             states, start_state = _lalr_states(parser, start)
         else:
             states, start_state = _all_actions(parser, start)
         nonterminals = {r.origin.name for r in parser.rules}
-        postlex = parser.options.postlex
-        indentation = Indentation.named(postlex) if postlex is not None else None
         if indentation is not None:
             terminal_names = list(terminal_names) + [indentation.indent, indentation.dedent]
         tables = _dense(states, start_state, terminal_names, nonterminals | {start})
