@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 import random
 import re
-import warnings
 
 import jsonschema
 import pytest
 
-from grammars import Grammar, GrammarMatcher, TokenRejectedError
-from grammars.json_schema import IgnoredKeywordsWarning, UnsupportedSchemaError, json_schema_to_lark, serialize_instance
+from grammars import Grammar
+from grammars.json_schema import UnsupportedSchemaError, json_schema_to_lark
 from grammars.json_schema.patterns import pattern_parts
+
+from schema_walk import check  # tests/ is on sys.path (pytest rootdir insertion)
 
 
 @pytest.fixture(scope="module")
@@ -23,40 +24,6 @@ def tok():
     from decoding.models import load_test_model
 
     return load_test_model()
-
-
-def compiled(tok, schema):
-    from decoding.hf import compile_for_tokenizer
-
-    model, tokenizer = tok
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", IgnoredKeywordsWarning)
-        return compile_for_tokenizer(Grammar.from_json_schema(schema), tokenizer, model=model)
-
-
-def accepts(cg, tokenizer, text: str) -> bool:
-    m = GrammarMatcher(cg)
-    try:
-        for t in tokenizer.encode(text, add_special_tokens=False):
-            m.advance(t)
-    except TokenRejectedError:
-        return False
-    return m.is_accepting()
-
-
-def check(tok, schema, valid, invalid):
-    """Each instance is valid/invalid for the draft's own validator, and the matcher agrees."""
-    cg = compiled(tok, schema)
-    tokenizer = tok[1]
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    for inst in valid:
-        assert validator.is_valid(inst), inst
-        text = serialize_instance(schema, inst)
-        assert accepts(cg, tokenizer, text), f"valid instance rejected: {text}"
-    for inst in invalid:
-        assert not validator.is_valid(inst), inst
-        text = serialize_instance(schema, inst)
-        assert not accepts(cg, tokenizer, text), f"invalid instance accepted: {text}"
 
 
 # patterns from the corpus (CloudFormation, SchemaStore) and small variants: alphabet, a match
