@@ -5,14 +5,15 @@ a newline token without a line break, count as rejections: lark parses no such t
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import lark
 import pytest
 from lark.indenter import PythonIndenter
 
 from grammars import Grammar, GrammarError, byte_vocabulary, compile_grammar
-from grammars.matcher import GrammarMatcher, text_matches
+from grammars.matcher import text_matches
+
+from indent_walks import lark_accepts, random_walks  # tests/ is on sys.path (pytest rootdir insertion)
 
 BLOCKS = r"""
 start: (_NEWLINE | stmt)*
@@ -28,14 +29,6 @@ _NEWLINE: ( /\r?\n[\t ]*/ | COMMENT )+
 %ignore COMMENT
 %declare _INDENT _DEDENT
 """
-
-
-def _lark_accepts(parser: lark.Lark, text: str) -> bool:
-    try:
-        parser.parse(text)
-    except (lark.exceptions.LarkError, AssertionError, IndexError):
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +48,8 @@ REJECT = ["a:\nb\n", "a:\n  b\n c\n", "a:\n  b\n    c\n", "a", "a:\n  b", "a #c"
 def test_block_grammar_agrees_with_lark_indenter(blocks):
     g, oracle = blocks
     for text in ACCEPT + REJECT:
-        assert text_matches(g, text) == _lark_accepts(oracle, text), text
-    assert all(_lark_accepts(oracle, t) for t in ACCEPT) and not any(_lark_accepts(oracle, t) for t in REJECT)
+        assert text_matches(g, text) == lark_accepts(oracle, text), text
+    assert all(lark_accepts(oracle, t) for t in ACCEPT) and not any(lark_accepts(oracle, t) for t in REJECT)
 
 
 def test_block_grammar_random_texts_agree_with_lark(blocks):
@@ -67,7 +60,7 @@ def test_block_grammar_random_texts_agree_with_lark(blocks):
     for _ in range(600):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10))) + rng.choice(["\n", "\n", ""])
         ours = text_matches(g, text)
-        assert ours == _lark_accepts(oracle, text), repr(text)
+        assert ours == lark_accepts(oracle, text), repr(text)
         agree += ours
     assert agree > 5  # the sample holds accepted texts, not only rejections
 
@@ -75,21 +68,7 @@ def test_block_grammar_random_texts_agree_with_lark(blocks):
 def test_random_walks_are_sound_and_never_dead_end(blocks):
     g, oracle = blocks
     cg = compile_grammar(g, byte_vocabulary(), use_disk_cache=False)
-    rng = random.Random(3)
-    finished = 0
-    for _ in range(60):
-        m = GrammarMatcher(cg)
-        for _ in range(40):
-            if m.is_accepting():
-                assert _lark_accepts(oracle, m.text()), repr(m.text())
-                finished += 1
-                if rng.random() < 0.3:
-                    break
-            allowed = [t for t in m.allowed_token_ids().tolist() if t not in cg.eos_token_ids]
-            assert allowed or m.is_accepting(), repr(m.text())
-            if not allowed:
-                break
-            m.advance(rng.choice(allowed))
+    finished = random_walks(cg, oracle, random.Random(3), walks=60, steps=40)
     assert finished > 10
 
 

@@ -14,6 +14,8 @@ from lark.indenter import PythonIndenter
 from grammars import Grammar, byte_vocabulary, compile_grammar
 from grammars.matcher import GrammarMatcher, text_matches
 
+from indent_walks import lark_accepts, random_walks  # tests/ is on sys.path (pytest rootdir insertion)
+
 PYTHON_LARK = Path(lark.__file__).parent / "grammars" / "python.lark"
 
 SNIPPETS = [
@@ -37,14 +39,6 @@ EDGES = ['x = """"\n', 'x = """a"""\n', 'x = """a""""\n', 'x = ""\n', 'x = """\n
          "x = 1\n    # indented comment\ny = 2\n", "def f():\n\treturn\n", "x = 'a\\\nb'\n"]
 
 
-def _lark_accepts(parser: lark.Lark, text: str) -> bool:
-    try:
-        parser.parse(text)
-    except (lark.exceptions.LarkError, AssertionError, IndexError):
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def python():
     oracle = lark.Lark.open(str(PYTHON_LARK), parser="lalr", postlex=PythonIndenter(), start="file_input")
@@ -53,10 +47,10 @@ def python():
 
 def test_python_lark_compiles_and_agrees_on_snippets(python):
     g, oracle = python
-    assert all(_lark_accepts(oracle, s) for s in SNIPPETS)
+    assert all(lark_accepts(oracle, s) for s in SNIPPETS)
     for text in SNIPPETS + EDGES:
-        assert text_matches(g, text) == _lark_accepts(oracle, text), repr(text)
-    assert sum(_lark_accepts(oracle, s) for s in EDGES) > 5 and not all(_lark_accepts(oracle, s) for s in EDGES)
+        assert text_matches(g, text) == lark_accepts(oracle, text), repr(text)
+    assert sum(lark_accepts(oracle, s) for s in EDGES) > 5 and not all(lark_accepts(oracle, s) for s in EDGES)
 
 
 def test_python_mutations_agree_with_lark(python):
@@ -76,7 +70,7 @@ def test_python_mutations_agree_with_lark(python):
                 j = rng.randrange(len(text) + 1)
                 text = text[:i] + text[j:j + 5] + text[i:]
         ours = text_matches(g, text)
-        assert ours == _lark_accepts(oracle, text), repr(text)
+        assert ours == lark_accepts(oracle, text), repr(text)
         accepted += ours
     assert accepted > 20
 
@@ -84,22 +78,7 @@ def test_python_mutations_agree_with_lark(python):
 def test_python_random_walks_are_sound_and_never_dead_end(python):
     g, oracle = python
     cg = compile_grammar(g, byte_vocabulary())
-    rng = random.Random(2)
-    finished = 0
-    for _ in range(40):
-        m = GrammarMatcher(cg)
-        for _ in range(60):
-            if m.is_accepting():
-                assert _lark_accepts(oracle, m.text()), repr(m.text())
-                finished += 1
-                if rng.random() < 0.3:
-                    break
-            allowed = [t for t in m.allowed_token_ids().tolist() if t not in cg.eos_token_ids]
-            assert allowed or m.is_accepting(), repr(m.text())
-            if not allowed:
-                break
-            ascii_ = [t for t in allowed if t < 128]
-            m.advance(rng.choice(ascii_ if ascii_ and rng.random() < 0.95 else allowed))
+    finished = random_walks(cg, oracle, random.Random(2), walks=40, steps=60, ascii_share=0.95)
     assert finished > 10
 
 
@@ -128,4 +107,4 @@ def test_test_model_samples_parse_with_lark(python, test_model, test_tokenizer):
         for t in new[:end]:
             m.advance(t)  # raises TokenRejectedError if the mask let a wrong token through
         if end is not None:
-            assert m.is_accepting() and _lark_accepts(oracle, test_tokenizer.decode(new[:end]))
+            assert m.is_accepting() and lark_accepts(oracle, test_tokenizer.decode(new[:end]))
