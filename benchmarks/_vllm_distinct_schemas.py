@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from _vllm_requests import sampling_params
+
 
 def pick_schemas(n: int) -> tuple[list[tuple[str, dict]], dict]:
     """Of ``2 n`` corpus schemas (evenly spread), those that both ours (``Grammar.from_json_schema``) and xgrammar translate
@@ -55,17 +57,6 @@ def prompts(tok, schemas: list[tuple[str, dict]]) -> list[str]:
     return out
 
 
-def params(engine: str, schema: dict, max_tokens: int):
-    from vllm import SamplingParams
-    from vllm.sampling_params import StructuredOutputsParams
-
-    if engine == "plugin":
-        return SamplingParams(max_tokens=max_tokens, temperature=0.0,
-                              extra_args={"json_schema": schema})
-    return SamplingParams(max_tokens=max_tokens, temperature=0.0,
-                          structured_outputs=StructuredOutputsParams(json=json.dumps(schema)))
-
-
 def _valid(text: str, schema: dict) -> bool | None:
     """Whether ``text`` is JSON valid against ``schema``; None when jsonschema cannot judge (a
     schema it cannot load, e.g. a remote ``$ref``)."""
@@ -94,7 +85,7 @@ def run(llm, engine: str, schemas: list[tuple[str, dict]], max_tokens: int) -> d
     for i, ((_, schema), prompt) in enumerate(zip(schemas, texts)):
         rid = f"{engine}-{i}"
         try:
-            core.add_request(rid, prompt, params(engine, schema, max_tokens))
+            core.add_request(rid, prompt, sampling_params(engine, max_tokens, "json_schema", schema))
         except Exception:  # noqa: BLE001 (a refusal: counted, the run goes on)
             refused += 1
             continue

@@ -39,6 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
 
 import _vllm_distinct_schemas  # noqa: E402
+from _vllm_requests import sampling_params  # noqa: E402
 from _common import print_load, print_result_line  # noqa: E402
 
 RECORD = r'\{"name": "[A-Z][a-z]{1,10}", "age": [1-9][0-9]?\}'
@@ -50,16 +51,6 @@ def _prompts(tok, n: int) -> list[str]:
         [{"role": "user", "content": f"Invent {SUBJECTS[i % len(SUBJECTS)]} with a name and an age, "
                                      "as JSON."}], add_generation_prompt=True, tokenize=False)
         for i in range(n)]
-
-
-def _params(engine: str, max_tokens: int):
-    from vllm import SamplingParams
-    from vllm.sampling_params import StructuredOutputsParams
-
-    if engine == "plugin":
-        return SamplingParams(max_tokens=max_tokens, temperature=0.0, extra_args={"regex": RECORD})
-    return SamplingParams(max_tokens=max_tokens, temperature=0.0,
-                          structured_outputs=StructuredOutputsParams(regex=RECORD))
 
 
 def _ok(text: str) -> bool:
@@ -81,7 +72,7 @@ def run_engine(engine: str, model: str, n: int, repeats: int, max_tokens: int, s
     start_s = time.perf_counter() - started
     tok = llm.get_tokenizer()
     prompts = _prompts(tok, n)
-    params = _params(engine, max_tokens)
+    params = sampling_params(engine, max_tokens, "regex", RECORD)
     t = time.perf_counter()
     first = llm.generate(prompts[:1], params, use_tqdm=False)[0].outputs[0].text
     first_s = time.perf_counter() - t
