@@ -108,8 +108,9 @@ class Grammar:
     @classmethod
     def from_llguidance(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
         """A grammar in the Lark dialect of llguidance / OpenAI custom tools: ``{m,n}`` repetition
-        on rules and terminals besides plain Lark; the dialect's other constructs (``%json``,
-        special tokens, rule attributes) are refused by name (see :mod:`grammars.frontends.llguidance`).
+        on rules and terminals and inline ``%json { schema }`` besides plain Lark; the dialect's other
+        constructs (``%regex``, special tokens, rule attributes) are refused by name (see
+        :mod:`grammars.frontends.llguidance`).
 
         Example:
             >>> Grammar.from_llguidance('start: "ab"{2,3}').parser.parse("ababab") is not None

@@ -1,9 +1,18 @@
 """The llguidance / OpenAI Lark dialect, read as plain Lark text where the meaning is clear.
 
-Supported: ``x{m,n}``, ``x{m}``, ``x{m,}`` and ``x{,n}`` repetition after a rule, a terminal, a
-string, a regex or a parenthesised group (rewritten to lark's ``x~m..n``; ``{m,}`` becomes
-``x~m x*``). Refused by name, with the line, rather than read as something else: ``%json``,
-``%regex``, ``%llguidance``, ``%lark`` sections, special tokens by name (``<|name|>`` outside a
+Supported:
+
+* ``x{m,n}``, ``x{m}``, ``x{m,}`` and ``x{,n}`` repetition after a rule, a terminal, a string, a
+  regex or a parenthesised group (rewritten to lark's ``x~m..n``; ``{m,}`` becomes ``x~m x*``);
+* ``%json { schema }`` in a rule's body: a non-terminal whose language is the schema's JSON texts
+  (:mod:`grammars.json_schema`), with whitespace between tokens as llguidance's default (flexible,
+  in runs of at most ``MAX_WS``) unless the schema's top-level ``"x-guidance"`` says
+  ``"whitespace_flexible": false``; its ``"lenient"`` is honoured too, its other options are refused
+  by name. The schema's rules and terminals come in under fresh names (``json1_...``,
+  ``JSON1_...``).
+
+Refused by name, with the line, rather than read as something else: ``%regex``, ``%llguidance``,
+``%lark`` sections, ``%json`` inside a terminal, special tokens by name (``<|name|>`` outside a
 string) or by id (``<[128010]>``), and rule attributes (``[lazy]``, ``[stop=...]``,
 ``[max_tokens=...]``, ``[capture]``, ``[temperature=...]``). Strings, regexes and comments are
 never rewritten.
@@ -17,12 +26,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 
-from ..errors import GrammarSyntaxError
+from ..errors import GrammarError, GrammarSyntaxError
 
 _REPEAT = re.compile(r"\{\s*(\d*)\s*(,?)\s*(\d*)\s*\}")
-_SECTIONS = ("%json", "%regex", "%llguidance", "%lark")
+_SECTIONS = ("%regex", "%llguidance", "%lark")
+_JSON = re.compile(r"%json\b\s*")
+_DEFINITION = re.compile(r"^[?!]?([A-Za-z_]\w*)(?:\.-?\d+)?\s*:", re.MULTILINE)
+_JSON_OPTIONS = {"whitespace_flexible", "lenient"}
 _ATTRIBUTE = re.compile(r"\[\s*(lazy|stop|max_tokens|capture|temperature|suffix)\b[^\]\n]*\]\s*:")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
@@ -31,6 +44,7 @@ def lark_from_llguidance(text: str) -> str:
     """Lark text with the same language as the llguidance-dialect ``text``, or a
     :class:`GrammarSyntaxError` naming the construct that is not supported."""
     out: list[str] = []
+    schemas: list[str] = []  # the %json sub-grammars, already renamed
     atom_start = -1  # where in ``out``'s joined text the last atom began (-1: no atom)
     groups: list[int] = []
     i, n = 0, len(text)
@@ -54,6 +68,13 @@ def lark_from_llguidance(text: str) -> str:
             atom_start = written
             emit(text[i:j])
             i = j
+            continue
+        m = _JSON.match(text, i)
+        if m:
+            name, end = _inline_json(text, i, m.end(), len(schemas) + 1, schemas)
+            atom_start = written
+            emit(name)
+            i = end
             continue
         for section in _SECTIONS:
             if text.startswith(section, i) and not text[i + len(section):i + len(section) + 1].isalnum():
@@ -99,6 +120,56 @@ def lark_from_llguidance(text: str) -> str:
             atom_start = -1
         emit(c)
         i += 1
+    return "".join(out) + ("\n" if schemas and not text.endswith("\n") else "") + "".join(schemas)
+
+
+def _inline_json(text: str, at: int, body: int, k: int, schemas: list[str]) -> tuple[str, int]:
+    """The start rule's name of the ``k``-th ``%json {...}`` (at ``at``, its object at ``body``) and
+    where the object ends; its grammar, renamed, goes on ``schemas``."""
+    from ..json_schema import UnsupportedSchemaError, json_schema_to_lark
+
+    heads = [m[1] for m in _DEFINITION.finditer(text, 0, at)]
+    if heads and heads[-1].lstrip("_")[:1].isupper():
+        _refuse(text, at, f"%json inside the terminal {heads[-1]} (it is a non-terminal: use it in a rule)")
+    try:
+        schema, end = json.JSONDecoder().raw_decode(text, body)
+    except json.JSONDecodeError as e:
+        raise GrammarSyntaxError(f"the %json schema is not JSON: {e.msg}", e.lineno, e.colno) from None
+    if not isinstance(schema, (dict, bool)):
+        _refuse(text, body, "%json with a value that is not a schema (an object or a boolean)")
+    options = schema.pop("x-guidance", {}) if isinstance(schema, dict) else {}
+    unknown = sorted(set(options) - _JSON_OPTIONS) if isinstance(options, dict) else ["(not an object)"]
+    if unknown:
+        _refuse(text, at, f"%json's x-guidance option {', '.join(unknown)}")
+    try:
+        sub = json_schema_to_lark(schema, lenient=bool(options.get("lenient", False)),
+                                  whitespace="flexible" if options.get("whitespace_flexible", True) else None)
+    except UnsupportedSchemaError as e:
+        line, column = _position(text, at)
+        raise GrammarError(f"%json at line {line}, column {column}: {e}") from None
+    schemas.append(_renamed(sub, f"json{k}_", f"JSON{k}_"))
+    return f"json{k}_start", end
+
+
+def _renamed(grammar: str, rule_prefix: str, terminal_prefix: str) -> str:
+    """Lark text ``grammar`` with every rule and terminal name prefixed (strings, regexes and
+    comments untouched)."""
+    out: list[str] = []
+    i, n = 0, len(grammar)
+    while i < n:
+        c = grammar[i]
+        if c in "\"'/":
+            j = _literal_end(grammar, i)
+        elif (c.isalpha() or c == "_") and (i == 0 or not grammar[i - 1].isalnum()):
+            j = _NAME.match(grammar, i).end()
+            name = grammar[i:j]
+            out.append((terminal_prefix if name.lstrip("_")[:1].isupper() else rule_prefix) + name)
+            i = j
+            continue
+        else:
+            j = i + 1
+        out.append(grammar[i:j])
+        i = j
     return "".join(out)
 
 
@@ -113,7 +184,9 @@ def _literal_end(text: str, i: int) -> int:
     return j
 
 
+def _position(text: str, i: int) -> tuple[int, int]:
+    return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
+
+
 def _refuse(text: str, i: int, what: str) -> None:
-    line = text.count("\n", 0, i) + 1
-    column = i - (text.rfind("\n", 0, i) + 1) + 1
-    raise GrammarSyntaxError(f"the llguidance dialect's {what} is not supported", line, column)
+    raise GrammarSyntaxError(f"the llguidance dialect's {what} is not supported", *_position(text, i))
