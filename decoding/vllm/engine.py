@@ -86,15 +86,18 @@ class ConstraintEngine:
         return engine
 
     def admit(self, params: Any) -> ConstrainedRequest | None:
-        """The request's constraint (its compile started in the background), or None."""
-        spec = ConstraintSpec.from_extra_args(params.extra_args)
+        """The request's constraint (its grammar built and compiled in the background), or None.
+        ``validate_params`` built the grammar once already where the request came in (a grammar
+        that cannot be built was refused there), but that may be another process."""
+        spec = ConstraintSpec.from_extra_args(params.extra_args, build=False)
         if spec is None:
             return None
-        return ConstrainedRequest(spec, self.compiler.submit(spec.grammar), params.max_tokens, self.eos)
+        compiled = self.compiler.submit(spec.digest, lambda: spec.grammar)
+        return ConstrainedRequest(spec, compiled, params.max_tokens, self.eos)
 
     def attach_trie(self, request: ConstrainedRequest, prompt_ids: Sequence[int]) -> None:
         """ASAp: the trie of the request's prompt and grammar, shared by all requests repeating them."""
-        key = (np.asarray(prompt_ids, dtype=np.int64).tobytes(), request.spec.grammar.digest)
+        key = (np.asarray(prompt_ids, dtype=np.int64).tobytes(), request.spec.digest)
         request.trie = self._tries.pop(key, None) or SampleTrie()
         self._tries[key] = request.trie  # most recently used last
         while len(self._tries) > MAX_TRIES:

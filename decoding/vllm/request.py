@@ -8,7 +8,7 @@ Example:
     >>> from grammars import Grammar, Vocabulary, compile_grammar
     >>> vocab = Vocabulary([b"a", b"b", None], eos_token_ids=(2,))
     >>> done = Future(); done.set_result(compile_grammar(Grammar.from_regex("ab"), vocab, use_disk_cache=False))
-    >>> req = ConstrainedRequest(ConstraintSpec(Grammar.from_regex("ab")), done, None, np.array([2]))
+    >>> req = ConstrainedRequest(ConstraintSpec("regex", "ab"), done, None, np.array([2]))
     >>> req.start() and req.sync([0]) is None
     True
     >>> [m.allowed_token_ids().tolist() for m in req.row_matchers(drafts=[1])]  # after "a", "ab"

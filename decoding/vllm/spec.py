@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,9 @@ MAX_GRAMMARS = 64  # translated grammars kept per process
 
 @dataclass(frozen=True)
 class ConstraintSpec:
-    """What a request asked for: the grammar, the key it came from, and the sampler.
+    """What a request asked for: the key (``grammar``, ``regex``, ...), its text (JSON text for the
+    JSON-valued keys), and the sampler. The grammar is built from them on first use, once per
+    process: admission only reads the request, and the engine builds it on its compile thread.
 
     Example:
         >>> spec = ConstraintSpec.from_extra_args({"regex": "[0-9]+", "sampler": "asap"})
@@ -33,16 +36,30 @@ class ConstraintSpec:
         True
         >>> ConstraintSpec.from_extra_args({"temperature": 1}) is None
         True
+        >>> ConstraintSpec.from_extra_args({"regex": "a("}, build=False).key  # not built: not checked
+        'regex'
     """
 
-    grammar: Grammar
-    key: str = "grammar"
+    key: str
+    text: str
     sampler: str = "constrained"
 
+    @property
+    def grammar(self) -> Grammar:
+        """The request's grammar (a ``GrammarError`` if it cannot be built)."""
+        return _grammar(self.key, self.text)
+
+    @property
+    def digest(self) -> str:
+        """A key for what the request asked (equal for requests that ask the same)."""
+        return hashlib.sha256(f"{self.key}\x00{self.text}".encode()).hexdigest()[:32]
+
     @classmethod
-    def from_extra_args(cls, extra: dict[str, Any] | None) -> ConstraintSpec | None:
+    def from_extra_args(cls, extra: dict[str, Any] | None, *, build: bool = True) -> ConstraintSpec | None:
         """The spec of a request's ``extra_args`` (None: the request is not constrained); a
-        ``ValueError`` names what is wrong."""
+        ``ValueError`` names what is wrong. ``build``: also build the grammar now, so that a grammar
+        that cannot be built is a ``ValueError`` here (the check at the door); without it only the
+        request's form is checked."""
         names = " or ".join(f"'{k}'" for k in CONSTRAINTS if k in _available())
         given = [k for k in CONSTRAINTS if extra and k in extra]
         if not given:
@@ -66,11 +83,13 @@ class ConstraintSpec:
             value = json.dumps(value)  # the cache key (key order kept: it is the output's order)
         elif not isinstance(value, str) or not value.strip():
             raise ValueError(f"'{key}' must be a non-empty string")
-        try:
-            grammar = _grammar(key, value)
-        except (GrammarError, ValueError, TypeError) as e:
-            raise ValueError(f"bad {key.replace('_', ' ')}: {e}") from None
-        return cls(grammar, key, sampler)
+        spec = cls(key, value, sampler)
+        if build:
+            try:
+                spec.grammar
+            except (GrammarError, ValueError, TypeError) as e:
+                raise ValueError(f"bad {key.replace('_', ' ')}: {e}") from None
+        return spec
 
 
 def check_sampling(params: Any, spec: ConstraintSpec | None) -> None:
