@@ -37,7 +37,7 @@ import json
 import time
 
 from _common import percentiles_us, print_load, ratio
-from mask_latency import (
+from _mask_engines import (
     Engine,
     Rejected,
     llguidance_engine,
