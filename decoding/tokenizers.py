@@ -264,3 +264,27 @@ def _replaces_sp_space(spec: dict[str, Any]) -> bool:
             return True
         stack.extend(comp.get("decoders") or ())
     return False
+
+
+def vocabulary_for_grammar(vocabulary: Vocabulary, tokenizer: Any, grammar: Any) -> Vocabulary:
+    """``vocabulary`` for a grammar that names special tokens (``<|im_end|>``, ``<[128010]>``; see
+    :mod:`grammars.special_tokens`): those tokens of ``tokenizer`` stand for the grammar's literals.
+    The same vocabulary for a grammar that names none. A :class:`VocabularyError` names a special
+    token the tokenizer does not have."""
+    from grammars.special_tokens import special_token_names, vocabulary_with_special_tokens
+
+    names = special_token_names(grammar)
+    if not names:
+        return vocabulary
+    by_content = {str(t.content): i for i, t in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items()}
+    ids = {}
+    for name in names:
+        if name.startswith("<[") and name.endswith("]>") and name[2:-2].isdigit():
+            ids[name] = int(name[2:-2])
+        elif name in by_content:
+            ids[name] = by_content[name]
+        else:
+            raise VocabularyError(f"the grammar names the special token {name}, which this tokenizer "
+                                  f"does not have (its special tokens: {', '.join(sorted(by_content)[:8])}"
+                                  f"{', ...' if len(by_content) > 8 else ''})")
+    return vocabulary_with_special_tokens(vocabulary, ids)

@@ -26,6 +26,7 @@ from .parsing.indentation import Indentation
 from .parsing.lark_build import build_lark
 from .frontends.lookahead import drop_past_token_lookaheads
 from .frontends.regex_pattern import greedy_pattern
+from .special_tokens import MARK
 
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]+\|>")
 
@@ -262,7 +263,8 @@ def _check_declared_terminals(parser: lark.Lark, source: str, indentation: Inden
 
 def _warn_special_token_text(parser: lark.Lark, source: str) -> None:
     for t in parser.terminals:
-        if isinstance(t.pattern, PatternStr) and _SPECIAL_TOKEN_TEXT.search(t.pattern.value):
+        if (isinstance(t.pattern, PatternStr) and _SPECIAL_TOKEN_TEXT.search(t.pattern.value)
+                and not t.pattern.value.startswith(MARK)):  # not a special token's own literal
             warnings.warn(
                 f"{source}: terminal {t.name} spells {t.pattern.value!r} as text; a tokenizer's "
                 "special token of that name is never produced by a grammar, so the model would "

@@ -42,8 +42,7 @@ def test_strings_regexes_and_comments_are_not_rewritten():
 @pytest.mark.parametrize("text, construct", [
     ('start: %json { "type": "integer", "x-guidance": {"key_separator": ": "} }', "key_separator"),
     ('start: %json [1, 2]', "not a schema"),
-    ('start: "a" <|tool_call|> "b"', "special token by name"),
-    ('start: "a" <[128010]>', "special token by id"),
+    ('start: "a" <|tool call|>', "special token syntax other than"),
     ('start[lazy]: "a"*', "[lazy"),
     ('start[stop="x"]: /.*/', "[stop"),
     ('start[max_tokens=5]: /.*/', "[max_tokens"),
@@ -126,3 +125,58 @@ def test_inline_json_errors_name_the_place():
     assert err.value.line == 2
     with pytest.raises(GrammarError, match=r"%json at line 1, column 8: .*unsatisfiable"):
         Grammar.from_llguidance('start: %json {"type": "integer", "minimum": 5, "maximum": 1}')
+
+
+SPECIAL = 'start: "Answer: " ("yes" | "no") {token} "!"'
+
+
+def _special_id(tokenizer, content):
+    return next(i for i, t in tokenizer.added_tokens_decoder.items() if str(t.content) == content)
+
+
+def test_a_named_special_token_is_allowed_where_named_and_only_there(test_model, test_tokenizer):
+    from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
+    from grammars import GrammarMatcher
+
+    token = _special_id(test_tokenizer, "<|im_start|>")
+    compiled = compile_for_tokenizer(Grammar.from_llguidance(SPECIAL.format(token="<|im_start|>")), test_tokenizer,
+                                     model=test_model)
+    matcher = GrammarMatcher(compiled)
+    assert token not in matcher.allowed_token_ids()
+    for t in test_tokenizer.encode("Answer: yes", add_special_tokens=False):
+        matcher.advance(t)
+    assert matcher.allowed_token_ids().tolist() == [token]  # not '<' nor '<|': text does not spell it
+    matcher.advance(token)
+    allowed = matcher.allowed_token_ids()
+    assert token not in allowed and test_tokenizer.convert_tokens_to_ids("!") in allowed
+
+    prompt = test_tokenizer("Answer: yes or no?", return_tensors="pt")["input_ids"]
+    out = test_model.generate(prompt, max_new_tokens=8, do_sample=False,
+                              logits_processor=[GrammarLogitsProcessor(compiled)])
+    new = out[0, prompt.shape[1]:].tolist()
+    assert token in new and test_tokenizer.decode(new[:new.index(token)]) in ("Answer: yes", "Answer: no")
+
+
+def test_a_special_token_by_id_is_that_token(test_model, test_tokenizer):
+    from decoding.hf import vocabulary_for
+    from decoding.tokenizers import vocabulary_for_grammar
+
+    base = vocabulary_for(test_tokenizer, test_model)
+    vocab = vocabulary_for_grammar(base, test_tokenizer, Grammar.from_llguidance(SPECIAL.format(token="<[1]>")))
+    assert base.token_bytes[1] is None and vocab.token_bytes[1] == b"\xff<[1]>\xff"
+    ordinary_ff = [i for i, b in enumerate(base.token_bytes) if b is not None and 0xFF in b]
+    assert all(vocab.token_bytes[i] is None for i in ordinary_ff)  # they cannot spell it (SmolLM2 has none)
+    assert sum(b is not None for b in vocab.token_bytes) == sum(b is not None for b in base.token_bytes) + 1 - len(ordinary_ff)
+
+
+def test_special_tokens_the_tokenizer_lacks_or_that_end_the_sequence_are_named(test_model, test_tokenizer):
+    from decoding.hf import compile_for_tokenizer
+    from grammars import VocabularyError
+
+    with pytest.raises(VocabularyError, match=re.escape("<|tool_call|>")):
+        compile_for_tokenizer(Grammar.from_llguidance(SPECIAL.format(token="<|tool_call|>")), test_tokenizer)
+    with pytest.raises(VocabularyError, match="end-of-sequence"):
+        compile_for_tokenizer(Grammar.from_llguidance(SPECIAL.format(token="<|im_end|>")), test_tokenizer,
+                              model=test_model)
+    with pytest.raises(GrammarSyntaxError, match="special token <|im_end|> inside the terminal T"):
+        Grammar.from_llguidance('start: T\nT: "a" <|im_end|>')

@@ -24,7 +24,7 @@ from grammars import (
     compile_grammar,
 )
 
-from ..tokenizers import vocabulary_from_hf
+from ..tokenizers import vocabulary_for_grammar, vocabulary_from_hf
 
 _KEEP_BEHIND = 256  # prefixes this many tokens shorter than the newest are forgotten
 
@@ -35,7 +35,9 @@ def compile_for_tokenizer(grammar: Grammar | str | dict, tokenizer, *, model=Non
     (optional) supplies the logits width and generation-config EOS ids.
 
     For a structural tag, special tokens whose text is one of the tag's fixed strings (a begin, an
-    end, a trigger: ``<tool_call>`` as one token) may be produced where that text may come.
+    end, a trigger: ``<tool_call>`` as one token) may be produced where that text may come. A
+    grammar that names special tokens (``<|im_end|>`` in :meth:`Grammar.from_llguidance`) gets them
+    where it names them, and nowhere else.
     """
     vocabulary = vocabulary_for(tokenizer, model)
     if isinstance(grammar, dict):
@@ -45,7 +47,7 @@ def compile_for_tokenizer(grammar: Grammar | str | dict, tokenizer, *, model=Non
         grammar = Grammar.from_structural_tag(grammar)
     elif isinstance(grammar, str):
         grammar = Grammar.load(grammar)
-    return compile_grammar(grammar, vocabulary)
+    return compile_grammar(grammar, vocabulary_for_grammar(vocabulary, tokenizer, grammar))
 
 
 def with_special_tokens(vocabulary: Vocabulary, tokenizer, texts: set[str]) -> Vocabulary:

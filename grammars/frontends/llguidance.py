@@ -4,6 +4,10 @@ Supported:
 
 * ``x{m,n}``, ``x{m}``, ``x{m,}`` and ``x{,n}`` repetition after a rule, a terminal, a string, a
   regex or a parenthesised group (rewritten to lark's ``x~m..n``; ``{m,}`` becomes ``x~m x*``);
+* special tokens by name (``<|im_end|>``, the token whose text that is) or by id (``<[128010]>``)
+  in a rule's body: the token itself, allowed there and nowhere else; text that spells the same
+  characters does not match it (see :mod:`grammars.special_tokens`; the tokenizer adapter,
+  ``decoding.hf.compile_for_tokenizer``, finds the token and refuses a name it does not have);
 * ``%json { schema }`` in a rule's body: a non-terminal whose language is the schema's JSON texts
   (:mod:`grammars.json_schema`), with whitespace between tokens as llguidance's default (flexible,
   in runs of at most ``MAX_WS``) unless the schema's top-level ``"x-guidance"`` says
@@ -12,10 +16,9 @@ Supported:
   ``JSON1_...``).
 
 Refused by name, with the line, rather than read as something else: ``%regex``, ``%llguidance``,
-``%lark`` sections, ``%json`` inside a terminal, special tokens by name (``<|name|>`` outside a
-string) or by id (``<[128010]>``), and rule attributes (``[lazy]``, ``[stop=...]``,
-``[max_tokens=...]``, ``[capture]``, ``[temperature=...]``). Strings, regexes and comments are
-never rewritten.
+``%lark`` sections, ``%json`` or a special token inside a terminal, and rule attributes
+(``[lazy]``, ``[stop=...]``, ``[max_tokens=...]``, ``[capture]``, ``[temperature=...]``). Strings,
+regexes and comments are never rewritten.
 
 Example:
     >>> print(lark_from_llguidance('start: "a"{2,3} ("b" | c){1,} d{,2}\\nc: "c"\\nd: "d"'))
@@ -30,12 +33,14 @@ import json
 import re
 
 from ..errors import GrammarError, GrammarSyntaxError
+from ..special_tokens import special_token_literal
 
 _REPEAT = re.compile(r"\{\s*(\d*)\s*(,?)\s*(\d*)\s*\}")
 _SECTIONS = ("%regex", "%llguidance", "%lark")
 _JSON = re.compile(r"%json\b\s*")
 _DEFINITION = re.compile(r"^[?!]?([A-Za-z_]\w*)(?:\.-?\d+)?\s*:", re.MULTILINE)
 _JSON_OPTIONS = {"whitespace_flexible", "lenient"}
+_SPECIAL = re.compile(r"<\|[^|<>\s\"]+\|>|<\[\d+\]>")
 _ATTRIBUTE = re.compile(r"\[\s*(lazy|stop|max_tokens|capture|temperature|suffix)\b[^\]\n]*\]\s*:")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
@@ -44,7 +49,8 @@ def lark_from_llguidance(text: str) -> str:
     """Lark text with the same language as the llguidance-dialect ``text``, or a
     :class:`GrammarSyntaxError` naming the construct that is not supported."""
     out: list[str] = []
-    schemas: list[str] = []  # the %json sub-grammars, already renamed
+    schemas: list[str] = []  # the %json sub-grammars, already renamed, and special-token terminals
+    specials: dict[str, str] = {}  # special token name -> its terminal
     atom_start = -1  # where in ``out``'s joined text the last atom began (-1: no atom)
     groups: list[int] = []
     i, n = 0, len(text)
@@ -79,10 +85,18 @@ def lark_from_llguidance(text: str) -> str:
         for section in _SECTIONS:
             if text.startswith(section, i) and not text[i + len(section):i + len(section) + 1].isalnum():
                 _refuse(text, i, f"the {section} section")
-        if text.startswith("<[", i):
-            _refuse(text, i, "a special token by id (<[...]>)")
-        if text.startswith("<|", i):
-            _refuse(text, i, "a special token by name (<|...|>)")
+        m = _SPECIAL.match(text, i)
+        if m:
+            _outside_terminal(text, i, f"the special token {m[0]}")
+            if m[0] not in specials:
+                specials[m[0]] = f"SPECIAL_TOKEN_{len(specials) + 1}"
+                schemas.append(f"{specials[m[0]]}: {special_token_literal(m[0])}\n")
+            atom_start = written
+            emit(specials[m[0]])
+            i = m.end()
+            continue
+        if text.startswith("<[", i) or text.startswith("<|", i):
+            _refuse(text, i, "special token syntax other than <|name|> and <[id]>")
         m = _ATTRIBUTE.match(text, i)
         if m:
             _refuse(text, i, f"the rule attribute [{m[1]}...]")
@@ -128,9 +142,7 @@ def _inline_json(text: str, at: int, body: int, k: int, schemas: list[str]) -> t
     where the object ends; its grammar, renamed, goes on ``schemas``."""
     from ..json_schema import UnsupportedSchemaError, json_schema_to_lark
 
-    heads = [m[1] for m in _DEFINITION.finditer(text, 0, at)]
-    if heads and heads[-1].lstrip("_")[:1].isupper():
-        _refuse(text, at, f"%json inside the terminal {heads[-1]} (it is a non-terminal: use it in a rule)")
+    _outside_terminal(text, at, "%json")
     try:
         schema, end = json.JSONDecoder().raw_decode(text, body)
     except json.JSONDecodeError as e:
@@ -149,6 +161,12 @@ def _inline_json(text: str, at: int, body: int, k: int, schemas: list[str]) -> t
         raise GrammarError(f"%json at line {line}, column {column}: {e}") from None
     schemas.append(_renamed(sub, f"json{k}_", f"JSON{k}_"))
     return f"json{k}_start", end
+
+
+def _outside_terminal(text: str, at: int, what: str) -> None:
+    heads = [m[1] for m in _DEFINITION.finditer(text, 0, at)]
+    if heads and heads[-1].lstrip("_")[:1].isupper():
+        _refuse(text, at, f"{what} inside the terminal {heads[-1]} (it is a non-terminal: use it in a rule)")
 
 
 def _renamed(grammar: str, rule_prefix: str, terminal_prefix: str) -> str:

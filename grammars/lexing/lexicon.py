@@ -23,6 +23,7 @@ from lark.lexer import PatternStr
 
 from ..errors import GrammarTooLargeError, UnsupportedRegexError
 from ..regex import ByteDFA, literal_byte_dfa, regex_byte_dfa
+from ..special_tokens import literal_bytes
 
 MAX_LEXER_STATES = 100_000
 
@@ -251,7 +252,7 @@ def _group_dfa(terminals) -> ByteDFA:
     case-insensitivity is set, the union of their own automata)."""
     if all(not set(t.pattern.flags) - {"u", "m", "s", "x"} for t in terminals):
         try:
-            return _literal_trie([t.pattern.value.encode("utf-8") for t in terminals])
+            return _literal_trie([literal_bytes(t.pattern.value) for t in terminals])
         except UnicodeEncodeError:
             pass  # a lone surrogate: _terminal_dfa names it
     return _union([_terminal_dfa(t) for t in terminals])

@@ -11,6 +11,7 @@ from re import _constants as _C
 from re import _parser as _sre_parse
 
 from ..errors import UnsupportedRegexError
+from ..special_tokens import literal_bytes
 from .byte_dfa import ByteDFA
 from .limits import DEFAULT_MAX_STATES, unsupported
 from .lookahead import compile_with_lookaheads, leads_with_lookahead, union
@@ -36,7 +37,7 @@ def literal_byte_dfa(
     if flags - {"u", "m", "s", "x"}:
         return _regex_byte_dfa_cached(re.escape(text), flags, max_states)
     try:
-        data = text.encode("utf-8")
+        data = literal_bytes(text)  # a special token's literal: its name between 0xFF bytes
     except UnicodeEncodeError:
         raise UnsupportedRegexError(f"lone surrogate in string literal {text!r}") from None
     n = len(data) + 1
