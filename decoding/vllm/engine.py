@@ -92,7 +92,7 @@ class ConstraintEngine:
         spec = ConstraintSpec.from_extra_args(params.extra_args, build=False)
         if spec is None:
             return None
-        compiled = self.compiler.submit(spec.digest, lambda: spec.grammar)
+        compiled = self.compiler.submit(spec.digest, spec.build)
         return ConstrainedRequest(spec, compiled, params.max_tokens, self.eos)
 
     def attach_trie(self, request: ConstrainedRequest, prompt_ids: Sequence[int]) -> None:

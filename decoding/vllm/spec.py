@@ -47,6 +47,11 @@ class ConstraintSpec:
     @property
     def grammar(self) -> Grammar:
         """The request's grammar (a ``GrammarError`` if it cannot be built)."""
+        return self.build()
+
+    def build(self) -> Grammar:
+        """The request's grammar, built once per process (picklable as ``spec.build``: the compile
+        workers call it)."""
         return _grammar(self.key, self.text)
 
     @property
