@@ -4,14 +4,14 @@ into disjoint ``anyOf`` branches, the work bound.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from urllib.parse import unquote
 
 from .drafts import to_2020_12
 from .errors import SchemaTooComplexError, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _json_equal, _ptr, _type_of
-from .keywords import ANNOTATIONS, MAX_WORK, TIMEOUT_S, _alts, _both, _may_overlap, _scope_unevaluated
+from .keywords import ANNOTATIONS, MAX_WORK, TIMEOUT_S, TYPES, _alts, _both, _may_overlap, _scope_unevaluated, _types
 
 
 class SchemaAlgebra:
@@ -80,7 +80,22 @@ class SchemaAlgebra:
 
     # -- schema normalisation: inline non-recursive $ref, merge allOf --
     def flatten(self, schema, path: str, depth: int = 0):
-        """``schema`` with non-recursive ``$ref`` and ``allOf`` merged in. Returns (schema, path)."""
+        """``schema`` with non-recursive ``$ref`` and ``allOf`` merged in (raises _Never when it
+        has no instance); memoised by identity (the result is a fresh top-level dict each time)."""
+        if not isinstance(schema, dict):
+            return self._flatten(schema, path, depth)
+        hit = self.flat_memo.get(id(schema))
+        if hit is None or hit[0] is not schema:
+            try:
+                hit = (schema, self._flatten(schema, path, depth))
+            except _Never:
+                hit = (schema, None)
+            self.flat_memo[id(schema)] = hit  # schema kept alive, so its id is not reused
+        if hit[1] is None:
+            raise _Never()
+        return dict(hit[1])
+
+    def _flatten(self, schema, path: str, depth: int):
         if depth > 50:
             raise UnsupportedSchemaError("reference chain too deep", "$ref", path)
         if schema is True:
@@ -147,54 +162,121 @@ class SchemaAlgebra:
         again after an LALR conflict); ``False`` when there are none."""
         if not branches:
             return False
-        self.disjoint_lists.add(_canon(branches))
+        self.disjoint_lists[tuple(map(id, branches))] = branches  # by identity (kept alive): no huge texts
         return {"anyOf": branches}
 
+    def key(self, x) -> str:
+        """A digest of the schema ``x`` (equal for equal JSON, key order included), memoised by
+        identity: the merged schemas share subtrees, and their JSON text may be exponentially long."""
+        if not isinstance(x, (dict, list)):
+            text = _canon(x)
+            return text if len(text) < 64 else hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        hit = self.keys.get(id(x))
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        if isinstance(x, dict):
+            text = "{" + ",".join(_canon(k) + ":" + self.key(v) for k, v in x.items()) + "}"
+        else:
+            text = "[" + ",".join(self.key(v) for v in x) + "]"
+        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        self.keys[id(x)] = (x, digest)  # x kept alive, so its id is not reused
+        return digest
+
     def known_disjoint(self, branches: list) -> bool:
-        return len(branches) < 2 or _canon(branches) in self.disjoint_lists
+        return len(branches) < 2 or tuple(map(id, branches)) in self.disjoint_lists
 
     def disjoint(self, rest, subs, path) -> bool:
-        """True when no value can match two of ``subs`` (different types or different constants)."""
-        types = []
+        """True when no value can match two of ``subs`` (each merged with ``rest``): see :meth:`apart`."""
+        flat = []
         for i, sub in enumerate(subs):
             try:
                 s = self.flatten(sub, _ptr(path, "oneOf", i))
-                s = self.merge(rest, s, path) if rest else s
+                flat.append(self.merge(rest, s, path) if rest else s)
             except _Never:
-                types.append(set())
+                continue  # no value: disjoint from every branch
+        return all(self.apart(a, b, path) for i, a in enumerate(flat) for b in flat[i + 1:])
+
+    def apart(self, a: dict, b: dict, path: str, depth: int = 0) -> bool:
+        """True when the flattened schemas ``a`` and ``b`` provably share no value: their types or
+        listed constants differ, or (objects) a property one of them requires has value schemas that
+        are apart (the tagged union: a discriminator with a different ``const``/``enum`` per branch;
+        or a name one requires that the other forbids). Only keywords that narrow the language are
+        read, so every other keyword may be ignored (a superset): never True for overlapping ones."""
+        self.spend(path)
+        for x, y in ((a, b), (b, a)):
+            if "enum" in x or "const" in x:
+                vals = list(x["enum"]) if "enum" in x else [x["const"]]
+                if "enum" in y or "const" in y:
+                    other = list(y["enum"]) if "enum" in y else [y["const"]]
+                    return not any(_json_equal(v, w) for v in vals for w in other)
+                ty, out = _types(y), y.get("$notIn", [])
+                if all((ty is not None and _type_of(v) not in ty) or any(_json_equal(v, w) for w in out) for v in vals):
+                    return True
+        ta, tb = _types(a), _types(b)
+        common = set(TYPES) if ta is None and tb is None else (ta if tb is None else tb if ta is None else ta & tb)
+        if not common:
+            return True
+        if common == {"object"} and self._apart_objects(a, b, path, depth):
+            return True
+        if depth < 2:  # one side's anyOf/oneOf: apart when each of its alternatives is
+            for x, y in ((a, b), (b, a)):
+                comb = "anyOf" if "anyOf" in x else "oneOf" if "oneOf" in x else None
+                if comb is None:
+                    continue
+                base, alts = {k: v for k, v in x.items() if k != comb}, []
+                for sub in x[comb]:
+                    try:
+                        alts.append(self.merge(base, self.flatten(sub, path), path))
+                    except _Never:
+                        continue  # an empty alternative
+                    except UnsupportedSchemaError:
+                        alts = None
+                        break
+                if alts is not None and all(self.apart(alt, y, path, depth + 1) for alt in alts):
+                    return True
+        return False
+
+    def may_meet(self, x, y, path: str) -> bool:
+        """False when the schemas ``x`` and ``y`` provably share no value (so ``x and y`` is empty)."""
+        if not _may_overlap(x, y):
+            return False
+        try:
+            return not self.apart(self.flatten(x, path), self.flatten(y, path), path)
+        except _Never:
+            return False
+        except UnsupportedSchemaError:
+            return True
+
+    def _apart_objects(self, a: dict, b: dict, path: str, depth: int) -> bool:
+        """Objects: some property that ``a`` or ``b`` requires has value schemas that are apart."""
+        if depth > 4:
+            return False
+
+        def values(s: dict, name: str):
+            if name in s.get("properties", {}):
+                return s["properties"][name]
+            return True if s.get("patternProperties") else s.get("additionalProperties", True)
+
+        for name in dict.fromkeys(list(a.get("required", [])) + list(b.get("required", []))):
+            va, vb = values(a, name), values(b, name)
+            if va is False or vb is False:
+                return True  # required on one side, absent on the other (or no object at all)
+            if va is True or vb is True or va == {} or vb == {}:
                 continue
-            if "enum" in s or "const" in s:
-                vals = s["enum"] if "enum" in s else [s["const"]]
-                types.append({("v", _canon(v)) for v in vals})
-            elif "type" in s:
-                t = {s["type"]} if isinstance(s["type"], str) else set(s["type"])
-                if "number" in t:
-                    t |= {"integer"}
-                types.append(t)
-            else:
-                types.append(None)
-        for i in range(len(types)):
-            for j in range(i + 1, len(types)):
-                a, b = types[i], types[j]
-                if a is None or b is None:
-                    ok = False
-                else:
-                    ta = {x if isinstance(x, str) else _type_of(json.loads(x[1])) for x in a}
-                    tb = {x if isinstance(x, str) else _type_of(json.loads(x[1])) for x in b}
-                    vals_a = {x for x in a if not isinstance(x, str)}
-                    vals_b = {x for x in b if not isinstance(x, str)}
-                    if vals_a and vals_b and len(vals_a) == len(a) and len(vals_b) == len(b):
-                        ok = not (vals_a & vals_b)
-                    else:
-                        ok = not (ta & tb)
-                if not ok:
-                    return False
-        return True
+            try:
+                fa, fb = self.flatten(va, path), self.flatten(vb, path)
+            except _Never:
+                return True
+            except UnsupportedSchemaError:
+                continue
+            if self.apart(fa, fb, path, depth + 1):
+                return True
+        return False
 
     def spend(self, path: str, n: int = 1) -> None:
         """Count ``n`` steps of work; raise :class:`SchemaTooComplexError` past the bounds."""
-        self.work += n
-        if self.work > MAX_WORK or (self.work % 256 == 0 and time.monotonic() > self.deadline):
+        before, self.work = self.work, self.work + n
+        if self.work > MAX_WORK or (before >> 6 != self.work >> 6 and time.monotonic() > self.deadline):
             raise SchemaTooComplexError(
                 f"the schema is too complex to translate within the bounds ({MAX_WORK} steps, {TIMEOUT_S:g} s): "
                 "overlapping anyOf/oneOf/not/if branches multiply; make them disjoint (different types or "
@@ -288,7 +370,7 @@ class SchemaAlgebra:
             combo = subs[0]
             for s in subs[1:]:
                 self.spend(path, len(_alts(combo)) * len(_alts(s)))
-                pairs = [{"allOf": [x, y]} for x in _alts(combo) for y in _alts(s) if _may_overlap(x, y)]
+                pairs = [{"allOf": [x, y]} for x in _alts(combo) for y in _alts(s) if self.may_meet(x, y, path)]
                 if not pairs:
                     raise _Never()
                 combo = self.union(pairs) if self.known_disjoint(_alts(combo)) and self.known_disjoint(_alts(s)) \

@@ -21,7 +21,7 @@ from ..errors import GrammarConflictError, UnsupportedRegexError
 from ..regex import regex_byte_dfa
 from .drafts import detect_draft, to_2020_12
 from .errors import IgnoredKeywordsWarning, UnsupportedSchemaError, _Never
-from .jsonvalues import _canon, _ptr
+from .jsonvalues import _ptr
 from .keywords import (_BODY_MARK, _UNEVALUATED, _WS_MARK, ANNOTATIONS, INTERNAL, MAX_WS, NUMBER, STRING, TIMEOUT_S,
                        TYPES, _mentions, _quote_safe, _scope_unevaluated)
 from .negation import Negation
@@ -49,7 +49,9 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
                 f"and were ignored: {listed}{', ...' if len(self.ignored) > 20 else ''}"), stacklevel=5)
         self.root = root
         self.disjoint_any = disjoint_any
-        self.disjoint_lists: set[str] = set()
+        self.disjoint_lists: dict[tuple, list] = {}  # id()s of the branches -> the branches
+        self.keys: dict[int, tuple] = {}  # id(schema) -> (schema, digest), see key()
+        self.flat_memo: dict[int, tuple] = {}  # id(schema) -> (schema, flattened or None), see flatten()
         self.work = 0
         self.deadline = time.monotonic() + TIMEOUT_S
         self.unevaluated = _mentions(self.root, _UNEVALUATED)
@@ -105,7 +107,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
             return self.ref_rules[ref]
         if schema is True or schema == {} or (isinstance(schema, dict) and not set(schema) - ANNOTATIONS - {"$defs", "definitions"}):
             return self.any_value()
-        key = _canon(schema)
+        key = self.key(schema)
         if key in self.memo:
             return self.memo[key]
         alts = self.alternatives(schema, path)
@@ -182,7 +184,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         that may overlap become ``A_i and not A_j (j != i)``; with ``disjoint_any`` (set after an
         LALR conflict) ``anyOf`` branches become ``A_i and not A_j (j < i)``."""
         if comb == "anyOf":
-            subs = list({_canon(x): x for x in subs}.values())
+            subs = list({self.key(x): x for x in subs}.values())
             if any(x is True or x == {} for x in subs) and not _UNEVALUATED & set(rest):
                 return [{}]
             if not self.disjoint_any or self.known_disjoint(subs) or self.disjoint(rest, subs, path):
