@@ -1,8 +1,9 @@
-"""`Grammar`: a Lark grammar, checked by lark's own builder, ready to compile.
+"""`Grammar`: a Lark grammar, checked by lark's own front end, ready to compile.
 
-lark parses the grammar file (:mod:`grammars.parsing.lark_build` maps its errors to ours, with
-line, column, rule and terminal); a grammar that LALR(1) cannot take is kept with lark's Earley
-parser and compiled through the general path. This module also finds the bundled grammars by name.
+lark parses the grammar file and runs its LALR(1) analysis (:mod:`grammars.parsing.lark_build`,
+which maps its errors to ours, with line, column, rule and terminal); a grammar that LALR(1)
+cannot take is kept as written (its ``parser.parse`` is lark's Earley parser) and compiled
+through the general path. This module also finds the bundled grammars by name.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import lark
 from lark.lexer import PatternStr
 
 from .errors import GrammarError, RegexSyntaxError
 from .lark_literals import lark_regex_literal
 from .parsing.indentation import Indentation
-from .parsing.lark_build import build_lark
+from .parsing.lark_build import LarkGrammar, build_lark
 from .frontends.lookahead import drop_past_token_lookaheads
 from .frontends.regex_pattern import greedy_pattern
 from .special_tokens import MARK
@@ -77,7 +77,7 @@ class Grammar:
     text: str
     start: str = "start"
     source: str = "<string>"
-    parser: lark.Lark = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+    parser: LarkGrammar = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
     conflicts: tuple[str, ...] = field(compare=False, default=())
     indenter: Indentation | None = None
 
@@ -85,8 +85,8 @@ class Grammar:
     def from_lark(cls, text: str, *, start: str = "start", source: str = "<string>",
                   indenter: "str | Indentation | Any" = None) -> "Grammar":
         """Parse Lark grammar ``text``; ``start`` names the start rule. A grammar that is not
-        LALR(1) is kept as written (``conflicts`` lists the first LALR(1) conflicts, ``parser`` is
-        lark's Earley parser) and compiled through the general path.
+        LALR(1) is kept as written (``conflicts`` lists the first LALR(1) conflicts, ``parser.parse``
+        is lark's Earley parser) and compiled through the general path.
 
         Example:
             >>> Grammar.from_lark('start: e\\ne: e "+" e | "1"').conflicts
@@ -243,7 +243,7 @@ class Grammar:
         return hashlib.sha256(f"{self.start}\x00{self.text}{extra}".encode()).hexdigest()[:32]
 
 
-def _check_declared_terminals(parser: lark.Lark, source: str, indentation: Indentation | None) -> None:
+def _check_declared_terminals(parser: LarkGrammar, source: str, indentation: Indentation | None) -> None:
     """A terminal that rules use but only ``%declare`` defines would be a dead end unless the
     indenter produces it, so refuse it by name; an indenter needs its newline terminal."""
     defined = {t.name for t in parser.terminals}
@@ -261,7 +261,7 @@ def _check_declared_terminals(parser: lark.Lark, source: str, indentation: Inden
         )
 
 
-def _warn_special_token_text(parser: lark.Lark, source: str) -> None:
+def _warn_special_token_text(parser: LarkGrammar, source: str) -> None:
     for t in parser.terminals:
         if (isinstance(t.pattern, PatternStr) and _SPECIAL_TOKEN_TEXT.search(t.pattern.value)
                 and not t.pattern.value.startswith(MARK)):  # not a special token's own literal

@@ -21,7 +21,9 @@ from lark.common import ParserConf
 from lark.exceptions import GrammarError as LarkGrammarError
 from lark.grammar import Rule, Terminal
 from lark.lexer import PatternStr
-from lark.parsers.lalr_analysis import LALR_Analyzer, Shift
+from lark.parsers.lalr_analysis import LALR_Analyzer
+
+from ..parsing.lark_build import lalr_states as lark_lalr_states
 
 MIN_GROUP = 2  # merge only groups of at least this many literals
 
@@ -39,7 +41,8 @@ class LiteralGroups:
 
 
 def literal_groups(parser) -> LiteralGroups | None:
-    """The groups of interchangeable literals of a lark LALR parser, or None when none has
+    """The groups of interchangeable literals of a lark LALR parser (or a
+    :class:`~grammars.parsing.lark_build.LarkGrammar`), or None when none has
     ``MIN_GROUP`` members (or the grammar is not one this applies to)."""
     if parser.options.parser != "lalr" or parser.options.postlex is not None:
         return None
@@ -91,10 +94,4 @@ def lalr_states(rules, start: str):
         analyzer.compute_lalr()
     except LarkGrammarError:
         return None
-    table = analyzer.parse_table
-    states = {
-        s: {name: [("shift" if kind is Shift else "reduce", arg)] for name, (kind, arg) in acts.items()}
-        for s, acts in table.states.items()
-    }
-    states[table.end_states[start]].setdefault("$END", []).insert(0, ("accept", None))
-    return states, table.start_states[start]
+    return lark_lalr_states(analyzer.parse_table, start)

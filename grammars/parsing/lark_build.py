@@ -1,25 +1,33 @@
-"""lark's parser for a grammar text, and whether the grammar is LALR(1).
+"""lark's front end for a grammar text: its terminals and rules, and whether it is LALR(1).
+
+Only what the engine reads is built: lark's grammar loader and compiler (terminals, BNF rules,
+``%ignore``) and its LALR(1) analysis, run once. No ``lark.Lark`` object, no lexer, no Python
+``re`` union per parser state: the engine has its own lexer (:mod:`grammars.lexing`). lark's own
+parser, for :meth:`LarkGrammar.parse`, is made on first use.
 
 lark's LALR(1) builder resolves shift/reduce conflicts as shifts (it only logs them) and refuses
-reduce/reduce ones. A grammar with either gets lark's Earley parser instead (its language is the
-one written) and is compiled through the general path (:mod:`grammars.parsing.glr`); the
-conflicts are kept as a short description (the first few, then a count).
+reduce/reduce ones. A grammar with either is compiled through the general path
+(:mod:`grammars.parsing.glr`; its ``parse`` is lark's Earley parser, whose language is the one
+written); the conflicts are kept as a short description (the first few, then a count).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import threading
+import time
+from types import SimpleNamespace
 
 import lark
-from lark import lexer as lark_lexer
+from lark.common import ParserConf
 from lark.exceptions import GrammarError as LarkGrammarError
-from lark.exceptions import LarkError, UnexpectedInput
+from lark.exceptions import LarkError, LexError, UnexpectedInput
+from lark.load_grammar import load_grammar
+from lark.parsers.lalr_analysis import LALR_Analyzer
 
-from ..cache import cache_root
+from ..cache import cache_root, load_pickle, save_pickle
 from ..errors import GrammarError, GrammarSyntaxError, UndefinedSymbolError
 
 _AT_LINE = re.compile(r"at line (\d+) column (\d+)")
@@ -28,76 +36,147 @@ _REDUCE_REDUCE = re.compile(r"Reduce/Reduce collision in (?:Terminal\()?'?([^')\
 _LALR_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
 _EARLEY_OPTIONS = dict(parser="earley", lexer="dynamic", maybe_placeholders=False)
 SHOWN_CONFLICTS = 3
+CACHE_AFTER_S = 0.02  # a front end that took longer is kept on disk (a faster one is rebuilt)
+_FORMAT = 1
 _log_lock = threading.Lock()
 
 
-def build_lark(text: str, start: str, source: str) -> tuple[lark.Lark, tuple[str, ...]]:
-    """lark's parser for ``text`` and the LALR(1) conflicts found (empty for a LALR(1) grammar,
-    whose parser is then lark's LALR one; otherwise an Earley parser).
+class LarkGrammar:
+    """What the engine reads of lark's front end, with the attribute names of a ``lark.Lark``:
+    ``terminals``, ``rules``, ``lexer_conf.ignore``, ``options.parser`` (``"lalr"``, or
+    ``"earley"`` for a grammar with conflicts), and ``lalr``: lark's LALR(1) table as
+    ``({state: {symbol: [(kind, arg)]}}, start state)`` (None when there are conflicts).
+    ``parse(text)`` runs lark's own parser (LALR, or Earley for a grammar with conflicts).
 
-    lark's own table cache lives in our cache folder, with a note of the conflicts beside it, so a
-    second process loads the tables in about a millisecond. lark's terminal-collision warnings are
-    off while it builds: our lexer resolves overlapping terminals itself, and lark's check takes
-    seconds to minutes on terminals with large Unicode classes (a JSON Schema ``idn-email``).
+    Example:
+        >>> g, conflicts = build_lark('start: "a" B\\nB: /b+/', "start", "<doc>")
+        >>> sorted(t.name for t in g.terminals), g.options.parser, conflicts
+        (['A', 'B'], 'lalr', ())
+        >>> g.parse("abb").children
+        [Token('B', 'bb')]
+    """
+
+    def __init__(self, text: str, start: str, terminals: list, rules: list, ignore: list,
+                 lalr, conflicts: tuple[str, ...]):
+        self.text, self.start = text, start
+        self.terminals, self.rules = terminals, rules
+        self.lexer_conf = SimpleNamespace(ignore=list(ignore))
+        self.options = SimpleNamespace(parser="earley" if conflicts else "lalr", postlex=None)
+        self.lalr = lalr
+        self.conflicts = conflicts
+        self.analyzer = None  # for a grammar with conflicts: lark's analysis, lookaheads computed
+        self._lark = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.update(analyzer=None, _lark=None, _lock=None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def lark(self) -> lark.Lark:
+        """lark's own parser of the grammar (made on first use)."""
+        with self._lock:
+            if self._lark is None:
+                if self.conflicts:
+                    self._lark = lark.Lark(self.text, start=self.start, **_EARLEY_OPTIONS)
+                else:
+                    self._lark = _lalr_lark(self.text, self.start)
+            return self._lark
+
+    def parse(self, text: str, start: str | None = None, on_error=None):
+        """lark's parse tree of ``text`` (raises lark's ``UnexpectedInput`` outside the language)."""
+        return self.lark.parse(text, start=start, on_error=on_error)
+
+
+def build_lark(text: str, start: str, source: str) -> tuple[LarkGrammar, tuple[str, ...]]:
+    """lark's front end for ``text`` and the LALR(1) conflicts found (empty for a LALR(1) grammar).
+
+    A front end that took more than ``CACHE_AFTER_S`` to build is kept in our cache folder, so a
+    second process loads it in about a millisecond. lark's errors become ours (line, column,
+    rule or terminal).
 
     Example:
         >>> parser, conflicts = build_lark('start: e\\ne: e "+" e | "1"', "start", "<doc>")
         >>> parser.options.parser, conflicts
         ('earley', ('shift/reduce on PLUS (rule e)',))
     """
-    saved = lark_lexer.has_interegular
-    lark_lexer.has_interegular = False
-    try:
-        conflicts = _lalr_conflicts(text, start, source)
-        if not conflicts:
-            return _lalr(text, start, source), ()
-        return _mapped(lambda: lark.Lark(text, start=start, **_EARLEY_OPTIONS), source), conflicts
-    finally:
-        lark_lexer.has_interegular = saved
+    path = _cache_file(text, start)
+    cached = load_pickle(path)
+    if isinstance(cached, LarkGrammar) and cached.text == text and cached.start == start:
+        return cached, cached.conflicts
+    t0 = time.perf_counter()
+    grammar = _mapped(lambda: _build(text, start, source), source)
+    if time.perf_counter() - t0 > CACHE_AFTER_S:
+        save_pickle(path, grammar)
+    return grammar, grammar.conflicts
 
 
 def _cache_file(text: str, start: str):
-    key = hashlib.sha256(f"{lark.__version__}\x00{start}\x00{text}".encode()).hexdigest()[:32]
-    return cache_root() / "lark" / f"{key}.lark"
+    key = hashlib.sha256(f"{_FORMAT}\x00{lark.__version__}\x00{start}\x00{text}".encode()).hexdigest()[:32]
+    return cache_root() / "lark-front" / f"{key}.pkl"
 
 
-def _lalr(text: str, start: str, source: str) -> lark.Lark:
-    try:
-        return lark.Lark(text, start=start, cache=str(_cache_file(text, start)), **_LALR_OPTIONS)
-    except (OSError, EOFError, ValueError, AttributeError, LarkError):  # unusable cache
-        return _mapped(lambda: lark.Lark(text, start=start, **_LALR_OPTIONS), source)
-
-
-def _lalr_conflicts(text: str, start: str, source: str) -> tuple[str, ...]:
-    """The conflicts of lark's LALR(1) analysis, from the note beside lark's cache or by building
-    the tables once (which also writes lark's cache)."""
-    cache_file = _cache_file(text, start)
-    note = cache_file.with_suffix(".conflicts")
-    try:
-        return tuple(json.loads(note.read_text()))
-    except (OSError, ValueError):
-        pass
+def _build(text: str, start: str, source: str) -> LarkGrammar:
+    loaded, _ = load_grammar(text, source, [], False)
+    terminals, rules, ignore = loaded.compile([start], set())
+    _check_terminals(terminals, ignore)
+    analyzer = LALR_Analyzer(ParserConf(rules, None, [start]))
     messages: list[str] = []
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        cache_file.unlink(missing_ok=True)  # build afresh: a cache hit would log nothing
         with _LarkDebugLog(messages):
-            lark.Lark(text, start=start, cache=str(cache_file), **_LALR_OPTIONS)
-    except OSError:
-        with _LarkDebugLog(messages):
-            _mapped(lambda: lark.Lark(text, start=start, **_LALR_OPTIONS), source)
+            analyzer.compute_lalr()
     except LarkGrammarError as e:
         if "Reduce/Reduce collision" not in str(e):
-            _mapped(lambda: lark.Lark(text, start=start, **_LALR_OPTIONS), source)
+            raise
         messages += [f"reduce/reduce on {m}" for m in _REDUCE_REDUCE.findall(str(e))]
-    except LarkError:
-        _mapped(lambda: lark.Lark(text, start=start, **_LALR_OPTIONS), source)
     conflicts = _summary(messages)
+    lalr = None if conflicts else lalr_states(analyzer.parse_table, start)
+    grammar = LarkGrammar(text, start, terminals, rules, ignore, lalr, conflicts)
+    if conflicts:
+        grammar.analyzer = analyzer
+    return grammar
+
+
+def _check_terminals(terminals, ignore) -> None:
+    """lark's lexer checks, with its messages: each terminal compiles and matches some non-empty
+    text, and every ``%ignore``'d name is a terminal."""
+    for t in terminals:
+        try:
+            re.compile(t.pattern.to_regexp())
+        except re.error:
+            raise LexError(f"Cannot compile token {t.name}: {t.pattern}") from None
+        if t.pattern.min_width == 0:
+            raise LexError(f"Lexer does not allow zero-width terminals. ({t.name}: {t.pattern})")
+    missing = set(ignore) - {t.name for t in terminals}
+    if missing:
+        raise LexError(f"Ignore terminals are not defined: {missing}")
+
+
+def lalr_states(table, start: str):
+    """lark's LALR(1) table as ``{state: {symbol: [(kind, arg)]}}`` (kinds ``shift``, ``reduce``,
+    and ``accept`` on ``$END`` after the start rule) and the start state."""
+    states = {
+        s: {name: [("shift" if kind.name == "Shift" else "reduce", arg)] for name, (kind, arg) in acts.items()}
+        for s, acts in table.states.items()
+    }
+    states[table.end_states[start]].setdefault("$END", []).insert(0, ("accept", None))
+    return states, table.start_states[start]
+
+
+def _lalr_lark(text: str, start: str) -> lark.Lark:
+    """lark's LALR parser (its table cache in our cache folder)."""
+    key = hashlib.sha256(f"{lark.__version__}\x00{start}\x00{text}".encode()).hexdigest()[:32]
+    cache_file = cache_root() / "lark" / f"{key}.lark"
     try:
-        note.write_text(json.dumps(conflicts))
-    except OSError:
-        pass
-    return conflicts
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        return lark.Lark(text, start=start, cache=str(cache_file), **_LALR_OPTIONS)
+    except (OSError, EOFError, ValueError, AttributeError, LarkError):  # unusable cache
+        return lark.Lark(text, start=start, **_LALR_OPTIONS)
 
 
 def _summary(messages: list[str]) -> tuple[str, ...]:
@@ -138,7 +217,7 @@ class _LarkDebugLog:
         _log_lock.release()
 
 
-def _mapped(build, source: str) -> lark.Lark:
+def _mapped(build, source: str):
     """``build()`` with lark's errors turned into ours (line, column, symbol)."""
     try:
         return build()

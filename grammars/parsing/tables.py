@@ -25,6 +25,7 @@ from lark.parsers.lalr_analysis import LALR_Analyzer
 
 from ..errors import GrammarError
 from .indentation import Indentation
+from .lark_build import lalr_states
 
 ERROR = -1
 
@@ -61,10 +62,14 @@ class ParseTables:
     @classmethod
     def from_lark(cls, parser: lark.Lark, terminal_names: list[str], start: str,
                   indentation: Indentation | None = None) -> "ParseTables":
-        """The tables of a lark parser: lark's own LALR(1) table when ``parser`` is a LALR parser,
-        else (an Earley parser: the grammar has conflicts) every action of lark's analysis; with
-        an ``indentation``, its indent and dedent terminals are columns too."""
-        if parser.options.parser == "lalr":
+        """The tables of a lark parser (a ``lark.Lark`` or the engine's
+        :class:`~grammars.parsing.lark_build.LarkGrammar`): lark's own LALR(1) table when
+        ``parser`` is a LALR parser, else (an Earley parser: the grammar has conflicts) every
+        action of lark's analysis; with an ``indentation``, its indent and dedent terminals are
+        columns too."""
+        if getattr(parser, "lalr", None) is not None:
+            states, start_state = parser.lalr
+        elif parser.options.parser == "lalr":
             states, start_state = _lalr_states(parser, start)
         else:
             states, start_state = _all_actions(parser, start)
@@ -79,14 +84,7 @@ _SHIFT, _REDUCE, _ACCEPT = "shift", "reduce", "accept"
 
 
 def _lalr_states(parser: lark.Lark, start: str):
-    table = parser.parser.parser.parser.parse_table
-    states = {
-        s: {name: [(_SHIFT if kind.name == "Shift" else _REDUCE, arg)] for name, (kind, arg) in acts.items()}
-        for s, acts in table.states.items()
-    }
-    after_start = table.end_states[start]
-    states[after_start].setdefault("$END", []).insert(0, (_ACCEPT, None))
-    return states, table.start_states[start]
+    return lalr_states(parser.parser.parser.parser.parse_table, start)
 
 
 class _AllActionsAnalyzer(LALR_Analyzer):
@@ -98,11 +96,13 @@ class _AllActionsAnalyzer(LALR_Analyzer):
 
 def _all_actions(parser: lark.Lark, start: str):
     _refuse_hidden_left_recursion(parser.rules)
-    analyzer = _AllActionsAnalyzer(ParserConf(parser.rules, None, [start]))
-    analyzer.compute_lr0_states()
-    analyzer.compute_reads_relations()
-    analyzer.compute_includes_lookback()
-    analyzer.compute_lookaheads()
+    analyzer = getattr(parser, "analyzer", None)  # lark_build's analysis, lookaheads computed
+    if analyzer is None:
+        analyzer = _AllActionsAnalyzer(ParserConf(parser.rules, None, [start]))
+        analyzer.compute_lr0_states()
+        analyzer.compute_reads_relations()
+        analyzer.compute_includes_lookback()
+        analyzer.compute_lookaheads()
     first = analyzer.lr0_start_states[start]
     number = {first: 0}
     order = [first]
