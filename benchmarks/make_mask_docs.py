@@ -22,8 +22,9 @@ skipped, so a file may hold fewer than ``--per`` documents.
 
     .venv/bin/python benchmarks/make_mask_docs.py [--only json,sql,python,tag] [--per 8]
 
-The committed files: ``--only json,sql --tries 3`` and ``--only python,tag --tries 2``
-(``OMP_NUM_THREADS=1``, about 25 minutes on a loaded 2-core machine).
+The committed files: ``--only json,sql --tries 3``, ``--only python,tag --tries 2``, then
+``--only json,python --first 8 --per 12 --tries 3 --append`` (``OMP_NUM_THREADS=1``, about 35
+minutes on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -116,15 +117,18 @@ def accepting_prefix(compiled, ids: list[int]) -> list[int]:
     return ids[:best]
 
 
-def make(workload: str, per: int, tries: int) -> list[dict]:
-    """Up to ``per`` documents of ``workload``; a prompt gets ``tries`` seeds before it is skipped."""
+def make(workload: str, per: int, tries: int, done: set[str], first: int = 0) -> list[dict]:
+    """Up to ``per`` documents of ``workload``; a prompt gets ``tries`` seeds before it is skipped;
+    the prompts in ``done`` and before index ``first`` are passed over."""
     from decoding.hf import compile_for_tokenizer
     from decoding.models import load_test_model
 
     model, tok = load_test_model()
     compiled = compile_for_tokenizer(grammar_for(workload), tok, model=model)
     docs = []
-    for prompt in PROMPTS[workload][:per]:
+    for prompt in PROMPTS[workload][first:per]:
+        if prompt in done:
+            continue
         messages = [{"role": "user", "content": prompt}]
         if workload in SYSTEM:
             messages.insert(0, {"role": "system", "content": SYSTEM[workload]})
@@ -152,12 +156,18 @@ def main() -> int:
     parser.add_argument("--only", default="json,sql,python,tag", help="workloads, comma-separated")
     parser.add_argument("--per", type=int, default=8, help="documents per workload (at most)")
     parser.add_argument("--tries", type=int, default=4, help="seeds per prompt")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the file's documents; sample only the prompts it lacks")
+    parser.add_argument("--first", type=int, default=0, help="index of the first prompt to sample")
     args = parser.parse_args()
     for workload in args.only.split(","):
         if workload not in PROMPTS:
             raise SystemExit(f"unknown workload {workload!r}; known: {', '.join(PROMPTS)}")
-        docs = make(workload, args.per, args.tries)
         path = DATA_DIR / f"mask_docs_{workload}.jsonl"
+        old = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if (
+            args.append and path.is_file()) else []
+        docs = old + make(workload, args.per, args.tries, {d["prompt"] for d in old},
+                           args.first)
         path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs),
                         encoding="utf-8")
         print(f"wrote {len(docs)} documents to {path}", flush=True)
