@@ -4,33 +4,39 @@ from __future__ import annotations
 
 import numpy as np
 
+LARGE = 20_000  # states x symbol classes above which Hopcroft runs as a Numba kernel
 
 def minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Minimises a DFA with start 0 and -1 = dead; drops dead and unreachable states and renumbers
     in BFS order from the start (successors in symbol order, so equivalent DFAs come out identical).
     Returns (table, accepting); 0 rows if the language is empty.
 
-    Moore refinement (vectorised) for a few rounds, which settles typical terminals; Hopcroft for
-    the deep ones (long counted repetitions)."""
+    Small automata: Moore refinement (vectorised) for a few rounds, which settles typical
+    terminals, then Hopcroft for the deep ones (long counted repetitions). Large automata: the
+    Numba Hopcroft kernel of :mod:`grammars.regex.jit`."""
     n, k = table.shape
     if not accepting.any():
         return np.zeros((0, k), dtype=np.int32), np.zeros(0, dtype=bool)
-    cols, col_inv = np.unique(table, axis=1, return_inverse=True)  # byte (atom) classes
-    col_inv = col_inv.reshape(-1)
+    first_symbol, col_inv = column_classes(table)  # byte (atom) classes
+    cols = table[:, first_symbol]
     kc = cols.shape[1]
     sink = n
     T = np.vstack([np.where(cols < 0, sink, cols), np.full((1, kc), sink)]).astype(np.int64)
     acc = np.append(np.asarray(accepting, dtype=bool), False)
-    bo = _moore(T, acc, max_rounds=48)
-    if bo is None:
-        bo = _hopcroft(T, acc)
+    if T.shape[0] * kc > LARGE:
+        from .jit import hopcroft_blocks  # Numba: loaded only for large automata
+
+        bo = hopcroft_blocks(T, acc)
+    else:
+        bo = _moore(T, acc, max_rounds=48)
+        if bo is None:
+            bo = _hopcroft(T, acc)
     n_blocks = int(bo.max()) + 1
     dead = int(bo[sink])
     rep = np.zeros(n_blocks, dtype=np.int64)
     rep[bo] = np.arange(n + 1)  # some member of each block
     qt = bo[T[rep]]  # quotient [n_blocks, kc]
     # Canonical numbering: BFS from the start, successors in byte (symbol) order.
-    _, first_symbol = np.unique(col_inv, return_index=True)
     start = int(bo[0])
     new_id = {start: 0}
     order = [start]
@@ -47,6 +53,18 @@ def minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.n
     remap[dead] = -1
     small = remap[qt[order]]  # [m, kc]
     return np.ascontiguousarray(small[:, col_inv], dtype=np.int32), acc[rep[order]]
+
+
+def column_classes(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symbols (columns) that ``table`` treats alike, numbered by first occurrence: the first
+    column of each class (increasing) and the class of each column. Hashed column bytes, not a
+    sort (``np.unique(axis=1)`` sorts whole columns, seconds on a large automaton)."""
+    cols = np.ascontiguousarray(np.asarray(table).T)
+    seen: dict[bytes, int] = {}
+    inv = np.array([seen.setdefault(cols[j].tobytes(), len(seen)) for j in range(cols.shape[0])],
+                   dtype=np.int64)
+    first = np.unique(inv, return_index=True)[1]
+    return first, inv
 
 
 def _moore(T: np.ndarray, acc: np.ndarray, max_rounds: int):
