@@ -8,7 +8,8 @@ scheduler, the step, the masks) for the GIL, so a burst of new schemas would slo
 request. In processes it does not: the engine only unpickles the result (the token trie, the same
 for every grammar of the vocabulary, stays behind in the worker and is re-attached here). The
 number of processes is ``GUIDED_DECODING_COMPILE_PROCESSES`` or half the CPUs (at most 4, at least
-1); ``0`` compiles on one thread in this process instead.
+1); ``0`` compiles on one thread in this process instead, and so does a daemonic process (vLLM's
+multiprocessing executor runs its workers as daemons, which may not have children).
 
 Example:
     >>> import functools
@@ -59,6 +60,8 @@ class CompileWorker:
         self.vocabulary = vocabulary
         self.max_compiled = max_compiled
         self.processes = default_processes() if processes is None else processes
+        if multiprocessing.current_process().daemon:  # it may not start processes
+            self.processes = 0
         self._futures: OrderedDict[str, Future[CompiledGrammar]] = OrderedDict()
         self._lock = threading.Lock()
         self._pool: Executor
