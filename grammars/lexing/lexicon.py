@@ -12,6 +12,7 @@ terminals match the same text, the lowest number wins, as in lark's contextual l
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import re._constants as sre_constants
@@ -131,6 +132,7 @@ def _terminal_dfa(terminal) -> ByteDFA:
         raise type(e)(f"terminal {terminal.name}: {e}") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _has_lazy_repeat(pattern: str) -> bool:
     def walk(items) -> bool:
         for op, arg in items:
@@ -176,6 +178,8 @@ def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, list[tuple[np.ndarray, np
     first_byte = np.unique(byte_class, return_index=True)[1]
     n_classes = len(first_byte)
     class_tables = [d.transitions[:, first_byte] for d in dfas]  # [n_i, n_classes]
+    stacked = np.concatenate(class_tables, axis=0)
+    offsets = np.cumsum([0] + [len(t) for t in class_tables[:-1]]).astype(np.int64)
     ks0 = np.arange(len(dfas), dtype=np.int64)
     states = [(ks0, np.zeros(len(dfas), dtype=np.int64))]
     # Keys: (terminal, state) for a single live component (most states of a literal trie, walked
@@ -210,15 +214,23 @@ def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, list[tuple[np.ndarray, np
             rows.append(row)
             i += 1
             continue
-        nxt = np.stack([class_tables[k][v] for k, v in zip(ks.tolist(), vs.tolist())]) if len(ks) else np.zeros((0, n_classes), np.int32)
+        nxt = stacked[offsets[ks] + vs]  # [live components, n_classes]
         row = [-1] * n_classes
         alive = nxt >= 0
+        columns = np.ascontiguousarray(nxt.T)
+        same: dict[bytes, int] = {}  # classes with the same successor components: one lookup
         for c in np.flatnonzero(alive.any(axis=0)).tolist():
-            sel = alive[:, c]
-            key_ks, key_vs = ks[sel], nxt[sel, c].astype(np.int64)
-            key = (int(key_ks[0]), int(key_vs[0])) if len(key_ks) == 1 else key_vs.tobytes() + key_ks.tobytes()
-            j = index.get(key)
-            row[c] = j if j is not None else add(key, key_ks, key_vs)
+            column = columns[c].tobytes()
+            j = same.get(column)
+            if j is None:
+                sel = alive[:, c]
+                key_ks, key_vs = ks[sel], nxt[sel, c].astype(np.int64)
+                key = (int(key_ks[0]), int(key_vs[0])) if len(key_ks) == 1 else key_vs.tobytes() + key_ks.tobytes()
+                j = index.get(key)
+                if j is None:
+                    j = add(key, key_ks, key_vs)
+                same[column] = j
+            row[c] = j
         rows.append(row)
         i += 1
     transitions = np.ascontiguousarray(np.array(rows, dtype=np.int32)[:, byte_class])
