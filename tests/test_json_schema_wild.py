@@ -120,3 +120,35 @@ def test_long_plain_strings_count_chunks_instead_of_unrolling(tok):
     with pytest.raises(UnsupportedSchemaError, match="maxLength") as e:
         json_schema_to_lark({"type": "object", "properties": {"s": {"type": "string", "maxLength": 2 ** 21}}})
     assert e.value.path == "#/properties/s/maxLength"
+
+
+def test_large_max_items_counted_by_blocks(tok):
+    # CloudFormation/SchemaStore: maxItems 500..10000 (was refused above 256)
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {
+        "a": {"type": "array", "items": {"type": "integer"}, "maxItems": 1000},
+        "b": {"type": "array", "items": [{"const": "x"}], "additionalItems": {"type": "boolean"},
+              "minItems": 2, "maxItems": 300}}}
+    lark = json_schema_to_lark(schema)
+    assert lark.count("\n") < 200  # O(sqrt(maxItems)) rules, not one per item
+    # a: 1 item, then 999 = 32 blocks of 31 and 7 more; lengths around the block ends
+    check(tok, schema,
+          [{"a": []}, {"a": [7]}, {"a": [1] * 32}, {"a": [1] * 993}, {"a": [1] * 994}, {"a": list(range(1000))},
+           {"b": ["x", True]}, {"b": ["x"] + [False] * 299}],
+          [{"a": [1] * 1001}, {"a": [1] * 999 + [1.5]}, {"b": ["x"]}, {"b": ["x"] + [True] * 300},
+           {"b": ["y", True]}, {"b": ["x", True, 1]}])
+    with pytest.raises(UnsupportedSchemaError, match="above the bound") as e:
+        json_schema_to_lark({"type": "object", "properties": {"a": {"type": "array", "maxItems": 10 ** 6}}})
+    assert e.value.path == "#/properties/a/maxItems"
+
+
+def test_key_and_string_classes_that_match_nothing_are_dropped(tok):
+    # schemastore/schema-pro: patternProperties ".*" leaves no key to additionalProperties; the
+    # empty key class made the compile fail ("T109 would swallow ...", an internal terminal)
+    schema = {"type": "object", "properties": {"headers": {"type": "object", "patternProperties": {".*": {"type": "string"}}}}}
+    check(tok, schema, [{"headers": {}}, {"headers": {"a": "x", "": "y"}}], [{"headers": {"a": 1}}, {"headers": []}])
+    # schemastore/bundleconfig: anyOf branches merged into two patterns no string meets (.js and .css)
+    schema = {"type": "object", "properties": {"out": {"type": "string", "pattern": "\\.js$"}},
+              "anyOf": [{"properties": {"out": {"pattern": "\\.css$"}}, "required": ["minify"]},
+                        {"properties": {"out": {"pattern": "^out/"}}}]}
+    check(tok, schema, [{"out": "out/a.js"}, {"minify": 1}, {}, {"out": "out/.js", "minify": True}],
+          [{"out": "a.js"}, {"out": "out/a.css"}, {"out": "a.css", "minify": 1}, {"out": 5}])

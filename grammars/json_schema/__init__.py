@@ -23,11 +23,14 @@ see :mod:`grammars.json_schema.patterns`), ``format`` (:mod:`grammars.json_schem
 annotation, with a warning), ``minimum``/``maximum`` and the exclusive ones on any number
 (:mod:`grammars.json_schema.numbers`), ``multipleOf`` (for integers when ``1/m`` is an integer, for
 numbers ``10**-d``), ``allOf`` (merged), ``anyOf``, ``oneOf`` and ``not`` and ``if``/``then``/
-``else`` (exact: overlapping branches are made disjoint through negation), ``unevaluatedProperties``/
+``else`` (exact: branches that provably share no value, such as a tagged union's, are taken as
+they are; other overlapping branches are made disjoint through negation), ``unevaluatedProperties``/
 ``unevaluatedItems`` (as the evaluated keywords merged into one schema see them), ``$ref``/``$defs``
 including recursion, ``$anchor``, ``$id`` base URIs, a ``$dynamicRef`` that resolves statically,
-and references into other documents given as ``resources``. Not supported: ``uniqueItems``, other
-``multipleOf`` values, dynamic scopes, remote fetching, and the negation of some of these.
+references into other documents given as ``resources``, and ``uniqueItems`` over at most
+``MAX_UNIQUE`` listed values. Not supported: ``uniqueItems`` over free values, other ``multipleOf``
+values, dynamic scopes, remote fetching, and the negation of some of these. Large ``maxLength``
+(plain strings) and ``maxItems`` are counted by rules, not unrolled.
 
 A keyword that is not supported raises :class:`UnsupportedSchemaError` naming the keyword and its
 JSON pointer (``lenient=True`` turns that into a warning and ignores the keyword); annotations

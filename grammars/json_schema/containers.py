@@ -5,11 +5,18 @@ additional keys by matched patterns) or items (prefix, counted ``contains``), wr
 from __future__ import annotations
 
 import itertools
+import math
 import re
 
+import numpy as np
+
+from ..errors import UnsupportedRegexError
+from ..regex import regex_byte_dfa
 from .errors import UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _finite, _json_equal, _ptr
 from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE
+
+MAX_BLOCKS = 128  # repeat_rule: about this many blocks of this many items at most (lark's analysis time)
 from .patterns import CH, enc_str
 
 
@@ -63,6 +70,8 @@ class Containers:
             target = addl if not subs else (subs[0] if len(subs) == 1 else {"allOf": subs})
             if target is False:
                 continue
+            if any(not h and self.every_key_matches(r) for (r, _), h in zip(patterns, hit)):
+                continue  # no key is outside this pattern (".*"): the class would match nothing
             try:
                 vsym = self.value(target, _ptr(path, "additionalProperties" if not subs else "patternProperties"))
             except _Never:
@@ -92,6 +101,28 @@ class Containers:
             return ok, moves
 
         return self.automaton_rule("obj", (opn, cls), (0, 0, 0), step)
+
+    def every_key_matches(self, regex: str) -> bool:
+        """Whether the content regex ``regex`` matches every JSON string content (``CH*``): a walk
+        over the product of the two byte DFAs; False when a DFA cannot be built here."""
+        try:
+            keys, pat = regex_byte_dfa(f"{CH}*"), regex_byte_dfa(regex)
+        except UnsupportedRegexError:
+            return False
+        kt, ka, pt, pa = keys.transitions, keys.accepting, pat.transitions, pat.accepting
+        seen, todo = {(0, 0)}, [(0, 0)]
+        while todo:
+            k, p = todo.pop()
+            if ka[k] and (p < 0 or not pa[p]):
+                return False
+            for b in np.flatnonzero(kt[k] >= 0).tolist():
+                nxt = (int(kt[k, b]), int(pt[p, b]) if p >= 0 else -1)
+                if nxt not in seen:
+                    if len(seen) > 100_000:
+                        return False
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return True
 
     def automaton_rule(self, prefix: str, brackets: tuple[str, str], start, step) -> str:
         """Rules for a bracketed sequence accepted by a finite automaton (``step(state)`` gives
@@ -209,15 +240,25 @@ class Containers:
         slots = [split(i, sub, _ptr(path, "prefixItems", i)) for i, sub in enumerate(prefix)]
         k = len(slots)
         tail_slot = split(max(k, cfrom), items, _ptr(path, "items"))
-        if lo > MAX_REPEAT or max(k, cfrom) > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
+        if hi is not None and tail_slot[1] is None and contains is None:
+            hi = min(hi, k)  # no item may follow the prefix
+        # past MAX_REPEAT items, a plain tail (no contains) is counted by blocks (see repeat_rule)
+        m = max(k, lo, 1)
+        big = hi is not None and hi > MAX_REPEAT and contains is None and m <= MAX_REPEAT
+        if lo > MAX_REPEAT or max(k, cfrom) > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT and not big):
             kw = "minItems" if lo > MAX_REPEAT else "maxItems"
-            raise UnsupportedSchemaError(f"{kw} above the bound {MAX_REPEAT}", kw, _ptr(path, kw))
-        pcap = max(k, lo, cfrom, 1) if hi is None else hi
+            what = "beside contains" if kw == "maxItems" and lo <= MAX_REPEAT and k <= MAX_REPEAT else ""
+            raise UnsupportedSchemaError(f"{kw} {what + ' ' if what else ''}above the bound {MAX_REPEAT}", kw,
+                                         _ptr(path, kw))
+        pcap = m if big else max(k, lo, cfrom, 1) if hi is None else hi
         ccap = (cmax + 1 if cmax is not None else cmin) if contains is not None else 0
         comma, opn, cls = self.punct(","), self.punct("["), self.punct("]")
+        tail = self.repeat_rule(f"{comma} {tail_slot[1]}", hi - m, _ptr(path, "maxItems")) if big else None
 
         def step(state):
             i, c = state
+            if big and i >= m:  # m items so far: the tail of up to hi - m more, then the end
+                return (True, []) if i > m else (False, [(tail, (m + 1, 0))])
             ok = i >= lo and c >= cmin and (cmax is None or c <= cmax)
             if (hi is not None and i >= hi) or (cmax is not None and c > cmax):
                 return ok, []
@@ -232,6 +273,26 @@ class Containers:
             return ok, moves
 
         return self.automaton_rule("arr", (opn, cls), (0, 0), step)
+
+    def repeat_rule(self, unit: str, n: int, path: str) -> str:
+        """A rule for 0 to ``n`` copies of ``unit`` (grammar text), in O(sqrt(n)) rules: ``o_j: blk
+        o_(j+1) | p_(B-1)`` where ``blk`` is ``B`` units in one rule and ``p_t`` up to ``t`` units, so
+        the LR states stay few and lark's analysis never recurses along a chain of ``n`` rules."""
+        if n > MAX_BLOCKS ** 2:
+            raise UnsupportedSchemaError(f"{n} items past the first ones is above the bound {MAX_BLOCKS ** 2}",
+                                         "maxItems", path)
+        b = max(2, math.isqrt(n))
+        q, r = divmod(n, b)
+        name = self.new_rule("rep")
+        rules, rest = [], f" {name}_p{r}" if r else ""  # what may follow the q-th block
+        for j in range(q - 1, -1, -1):
+            rules.append(f"{name}_o{j}: {name}_b{rest} | {name}_p{b - 1}")
+            rest = f" {name}_o{j}"
+        # written outer rules first, each before the one it ends with: lark's FIRST/FOLLOW fixed
+        # point then runs down each chain in one pass instead of one pass per rule
+        self.rules += rules[::-1] + [f"{name}_p{t}: ({unit}{f' {name}_p{t - 1}' if t > 1 else ''})?"
+                                     for t in range(b - 1, 0, -1)] + [f"{name}_b: " + " ".join([unit] * b)]
+        return f"{name}_o0"
 
     def unique_domain(self, schema, path) -> list | None:
         """The distinct values an item of a ``uniqueItems`` array may take, when they are few and

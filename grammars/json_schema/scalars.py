@@ -9,10 +9,12 @@ import warnings
 from decimal import Decimal
 from fractions import Fraction
 
+from ..errors import UnsupportedRegexError
+from ..regex import regex_byte_dfa
 from .errors import UnsupportedSchemaError, _Never
 from .formats import FORMATS
 from .jsonvalues import _is_num, _lit, _ptr
-from .keywords import _BODY_MARK, _WS_MARK, KNOWN_FORMATS, MAX_REPEAT, NUMBER
+from .keywords import _BODY_MARK, _WS_MARK, KNOWN_FORMATS, MAX_REPEAT, NUMBER, _quote_safe
 from .numbers import INTEGER, NONINTEGRAL, EmptyRange, multiple_regex, number_range_regex
 from .patterns import CH, PatternError, enc_str, pattern_parts, pattern_regex
 
@@ -44,7 +46,21 @@ class Scalars:
         """The string terminal: the most specific constraint as its body, the others as
         lookaheads (see :meth:`guarded`)."""
         checks, body = self.string_parts(schema, path)
-        return self.guarded(checks, f'"{body}"')
+        token = self.guarded(checks, f'"{body}"')
+        combined = "$alsoPattern" in schema or (("pattern" in schema or "format" in schema) and (
+            "$notMatching" in schema or "$notIn" in schema))
+        if combined and self.matches_nothing(token.replace(_WS_MARK, "").replace(_BODY_MARK, "")):
+            raise _Never()  # e.g. two patterns no string meets (allOf, or merged anyOf branches)
+        return token
+
+    def matches_nothing(self, regex: str) -> bool:
+        """Whether the token ``regex`` matches no text (its byte DFA, which the compiler builds
+        anyway, has no accepting state); False when it cannot be built here (the compile then
+        refuses it, naming the schema path)."""
+        try:
+            return not regex_byte_dfa(_quote_safe(regex)).accepting.any()
+        except UnsupportedRegexError:
+            return False
 
     def guarded(self, checks: list, body: str, after: str = "") -> str:
         """``body`` (a token regex) with ``checks`` ``[(negated, content regex)]`` as lookaheads on the
