@@ -307,27 +307,27 @@ def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **
     if isinstance(schema, str):
         schema = json.loads(schema)
     options = {"strict": False, "lenient": False, "whitespace": None, "resources": None, **options}
-    paths: dict = {}
+    first_paths: dict = {}  # the first grammar's terminals are built only if it is the one kept
     try:
-        first = _checked(build(_to_lark(schema, **options, disjoint_any=False, term_paths=paths)), paths)
+        first = build(_to_lark(schema, **options, disjoint_any=False, term_paths=first_paths))
     except GrammarConflictError:
         first = None
     if first is not None and not getattr(first, "conflicts", ()):
-        return first
+        return _checked(first, first_paths)
     try:
-        paths = {}
+        paths: dict = {}
         second = _checked(build(_to_lark(schema, **options, disjoint_any=True, term_paths=paths)), paths)
     except GrammarConflictError as e:
         if first is not None:
-            return first
+            return _checked(first, first_paths)
         raise UnsupportedSchemaError(
             "the schema's alternatives (anyOf/oneOf/type unions of objects or arrays) overlap in a way "
             f"an LALR(1) grammar cannot tell apart: {e}", "anyOf", "#") from None
     except UnsupportedSchemaError:
         if first is not None:
-            return first
+            return _checked(first, first_paths)
         raise
-    return second if first is None or not getattr(second, "conflicts", ()) else first
+    return second if first is None or not getattr(second, "conflicts", ()) else _checked(first, first_paths)
 
 
 def _checked(grammar, term_paths: dict):
