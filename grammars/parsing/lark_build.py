@@ -13,6 +13,7 @@ written); the conflicts are kept as a short description (the first few, then a c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -26,6 +27,7 @@ from lark.exceptions import GrammarError as LarkGrammarError
 from lark.exceptions import LarkError, LexError, UnexpectedInput
 from lark.load_grammar import load_grammar
 from lark.parsers.lalr_analysis import LALR_Analyzer
+from lark.utils import get_regexp_width
 
 from ..cache import cache_root, load_pickle, save_pickle
 from ..errors import GrammarError, GrammarSyntaxError, UndefinedSymbolError
@@ -146,15 +148,31 @@ def _check_terminals(terminals, ignore) -> None:
     """lark's lexer checks, with its messages: each terminal compiles and matches some non-empty
     text, and every ``%ignore``'d name is a terminal."""
     for t in terminals:
-        try:
-            re.compile(t.pattern.to_regexp())
-        except re.error:
-            raise LexError(f"Cannot compile token {t.name}: {t.pattern}") from None
+        if t.pattern.type == "re":
+            compiles, width = _regexp_check(t.pattern.to_regexp())
+            if not compiles:
+                raise LexError(f"Cannot compile token {t.name}: {t.pattern}")
+            if width is not None and t.pattern._width is None:
+                t.pattern._width = list(width)  # what lark's PatternRE would compute again
         if t.pattern.min_width == 0:
             raise LexError(f"Lexer does not allow zero-width terminals. ({t.name}: {t.pattern})")
     missing = set(ignore) - {t.name for t in terminals}
     if missing:
         raise LexError(f"Ignore terminals are not defined: {missing}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _regexp_check(regexp: str) -> tuple[bool, tuple[int, int] | None]:
+    """Whether a terminal's regexp compiles, and its (min, max) width as lark measures it
+    (memoised: the terminals of JSON Schema grammars repeat from schema to schema)."""
+    try:
+        re.compile(regexp)
+    except re.error:
+        return False, None
+    try:
+        return True, tuple(get_regexp_width(regexp))
+    except ValueError:
+        return True, None
 
 
 def lalr_states(table, start: str):
