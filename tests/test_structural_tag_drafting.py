@@ -69,7 +69,7 @@ def test_forced_tokens_inside_a_tag(test_model, test_tokenizer):
     assert forced_text(two, tok, "Sure, <tool_call>") == '\n{"name": "get_'
     assert forced_text(two, tok, 'Sure, <tool_call>\n{"name": "get_w') == 'eather", "arguments": '
     assert forced_text(two, tok, 'Sure, <tool_call>\n{"name": "get_t') == 'ime", "arguments": '
-    # (the JSON content may start with whitespace, as in xgrammar: its "{" is not forced)
+    # (the JSON content may start with whitespace: its "{" is not forced)
     one = compile_for_tokenizer(tool_tag({"get_weather": WEATHER}), tok, model=test_model)
     assert forced_text(one, tok, "<tool_call>") == '\n{"name": "get_weather", "arguments": '
     # after the call's end string, free text again: nothing forced
