@@ -1,15 +1,17 @@
 """The plugin inside an offline ``vllm.LLM`` (in-process engine core): a mixed batch, the HF
-processor's greedy output, refused grammars, and ASAp."""
+processor's greedy output, refused grammars, ASAp, and a structural tag."""
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 
 import pytest
 import torch
 
 from helpers import GRAMMARS, PROMPTS, chat, parses
+from structural import MESSAGES, TAG, Reference, check
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +90,35 @@ def test_asap_samples_parse(llm):
                         _params(extra, temperature=1.0, n=8, max_tokens=8))
     texts = [c.text for o in outs for c in o.outputs]
     assert len(texts) == 16 and all(parses(extra, t) for t in texts), texts
+
+
+def test_structural_tag(llm):
+    """A two-tool structural tag through ``extra_args`` (an object and its JSON text): greedy is the
+    HF processor's call, sampled calls validate, an unconstrained row in the batch is untouched."""
+    from vllm import SamplingParams
+
+    from decoding.aligned import prompt_ids
+    from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
+    from decoding.models import load_test_model
+
+    reference = Reference(TAG)
+    tok = llm.get_tokenizer()
+    prompt = tok.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=False)
+    greedy = SamplingParams(temperature=0.0, max_tokens=40, extra_args={"structural_tag": TAG})
+    as_text = SamplingParams(temperature=0.0, max_tokens=40, extra_args={"structural_tag": json.dumps(TAG)})
+    sampled = SamplingParams(temperature=1.0, n=8, max_tokens=40, seed=1, extra_args={"structural_tag": TAG})
+    free = SamplingParams(temperature=0.0, max_tokens=16)
+    outs = llm.generate([prompt, prompt, prompt, prompt], [greedy, as_text, sampled, free])
+    g, t = outs[0].outputs[0], outs[1].outputs[0]
+    assert g.text == t.text and g.finish_reason == "stop", (g.text, t.text)
+    assert check(g.text, True, reference) == 1, g.text
+    calls = sum(check(c.text, c.finish_reason == "stop", reference) for c in outs[2].outputs)
+    assert calls >= 1, [c.text for c in outs[2].outputs]
+    alone = llm.generate([prompt], [free])[0].outputs[0].text
+    assert outs[3].outputs[0].text == alone  # the unconstrained row in the batch is untouched
+    model, hf_tok = load_test_model(torch.bfloat16)
+    ids = hf_tok.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=True)
+    ids = prompt_ids(hf_tok, list(ids["input_ids"] if hasattr(ids, "keys") else ids))
+    proc = GrammarLogitsProcessor(compile_for_tokenizer(TAG, hf_tok, model=model))
+    out = model.generate(torch.tensor([ids]), logits_processor=[proc], do_sample=False, max_new_tokens=40)
+    assert hf_tok.decode(out[0, len(ids):], skip_special_tokens=True) == g.text

@@ -1,5 +1,6 @@
 """The plugin in vLLM's OpenAI-compatible server, started and stopped by PID: 64 concurrent mixed
-requests through ``vllm_xargs`` (several grammars, unconstrained ones, broken grammars)."""
+requests through ``vllm_xargs`` (several grammars, unconstrained ones, broken grammars), and a
+structural tag."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from helpers import GRAMMARS, PROMPTS, parses
+from structural import MESSAGES, TAG, Reference, check
 
 
 def _free_port() -> int:
@@ -109,3 +111,23 @@ def test_concurrent_mixed_requests(server):
                           {"model": "smollm2", "prompt": "Answer: ", "max_tokens": 8,
                            "temperature": 0.0, "vllm_xargs": GRAMMARS["choices"]})
     assert status == 200 and parses(GRAMMARS["choices"], reply["choices"][0]["text"])
+
+
+def test_structural_tag(server):
+    """A two-tool structural tag through ``vllm_xargs`` (JSON text): greedy and sampled chat
+    completions validate; a bad tag is a 400 that names it, and the server keeps serving."""
+    reference = Reference(TAG)
+    body = {"model": "smollm2", "messages": MESSAGES, "max_tokens": 40, "temperature": 0.0,
+            "vllm_xargs": {"structural_tag": json.dumps(TAG)}}
+    status, reply = _post(f"{server}/v1/chat/completions", body)
+    assert status == 200, reply
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "stop" and check(choice["message"]["content"], True, reference) == 1, reply
+    status, reply = _post(f"{server}/v1/chat/completions", {**body, "temperature": 1.0, "n": 6, "seed": 2})
+    assert status == 200, reply
+    calls = sum(check(c["message"]["content"], c["finish_reason"] == "stop", reference) for c in reply["choices"])
+    assert calls >= 1, reply
+    bad = {**body, "vllm_xargs": {"structural_tag": json.dumps({"type": "structural_tag", "format": {"type": "nope"}})}}
+    status, reply = _post(f"{server}/v1/chat/completions", bad)
+    assert status == 400 and "nope" in json.dumps(reply), reply
+    assert _healthy(server)
