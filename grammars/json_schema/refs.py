@@ -9,9 +9,47 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["localize_refs"]
+__all__ = ["localize_refs", "referenced_resources"]
 
 _BASE = "https://schema.invalid/root"  # base URI of a document without $id
+
+
+def referenced_resources(root, resources: dict | None) -> dict:
+    """The documents of ``resources`` (by URI) that ``root`` may reference, directly or through one
+    another: those whose URI ends with the last path segment of the document part of a ``$ref``,
+    ``$dynamicRef`` or ``$schema`` (all of them if such a part ends in ``/``). A superset of the
+    documents a reference can resolve to, so the others need not be converted and indexed.
+
+    Example:
+        >>> docs = {"https://x.org/a.json": {"$ref": "b.json"}, "https://x.org/b.json": {},
+        ...         "https://x.org/c.json": {}}
+        >>> sorted(referenced_resources({"$ref": "https://x.org/a.json#/x"}, docs))
+        ['https://x.org/a.json', 'https://x.org/b.json']
+    """
+    if not resources:
+        return {}
+    chosen: dict = {}
+    pending = [root]
+    while pending:
+        tails: set[str] = set()
+        stack = pending
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k in ("$ref", "$dynamicRef", "$schema") and isinstance(v, str):
+                        doc = v.split("#", 1)[0]
+                        if doc:
+                            tails.add(doc.rsplit("/", 1)[-1])
+                    elif k not in ("enum", "const"):
+                        stack.append(v)
+            elif isinstance(node, list):
+                stack.extend(node)
+        found = {uri: doc for uri, doc in resources.items()
+                 if uri not in chosen and any(uri.split("#", 1)[0].endswith(t) for t in tails)}
+        chosen.update(found)
+        pending = list(found.values())
+    return chosen
 
 
 def localize_refs(root, resources: dict | None = None):

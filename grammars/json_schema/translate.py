@@ -26,7 +26,7 @@ from .keywords import (_BODY_MARK, _UNEVALUATED, _WS_MARK, ANNOTATIONS, INTERNAL
                        TYPES, _mentions, _quote_safe, _scope_unevaluated)
 from .negation import Negation
 from .patterns import CH
-from .refs import localize_refs
+from .refs import localize_refs, referenced_resources
 from .scalars import Scalars
 
 G = TypeVar("G")
@@ -36,11 +36,12 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
     def __init__(self, root, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool = False,
                  resources: dict | None = None, warn_ignored: bool = True):
         self.draft = detect_draft(root)
-        written = {uri: to_2020_12(doc, keep_unknown=True)[0] for uri, doc in (resources or {}).items()}
+        resources = referenced_resources(root, resources)
+        written = {uri: to_2020_12(doc, keep_unknown=True)[0] for uri, doc in resources.items()}
         # references resolve in the document as written (pointers may reach into any keyword)
         self.document = localize_refs(to_2020_12(root, self.draft, keep_unknown=True)[0], written)
         root, self.ignored = to_2020_12(root, self.draft)
-        root = localize_refs(root, {uri: to_2020_12(doc)[0] for uri, doc in (resources or {}).items()})
+        root = localize_refs(root, {uri: to_2020_12(doc)[0] for uri, doc in resources.items()})
         self.resolved: dict[str, object] = {}
         if self.ignored and warn_ignored:
             listed = ", ".join(f"{k} ({where})" for k, where in list(self.ignored.items())[:20])
