@@ -18,25 +18,9 @@ from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
 from drafters import DraftTree
 from grammars import GrammarMatcher
 
-WEATHER = {"type": "object", "additionalProperties": False, "required": ["city"],
-           "properties": {"city": {"type": "string", "minLength": 1, "maxLength": 20},
-                          "unit": {"enum": ["celsius", "fahrenheit"]}}}
-TIME = {"type": "object", "additionalProperties": False, "required": ["zone"],
-        "properties": {"zone": {"type": "string", "pattern": "^[A-Z]{3}$"}}}
-TOOLS = {"get_weather": WEATHER, "get_time": TIME}
-END = "}\n</tool_call>"
+from tool_tags import END, TOOLS, WEATHER, begin, tool_tag  # tests/ is on sys.path
+
 EMPTY = DraftTree(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-
-def begin(name: str) -> str:
-    return f'<tool_call>\n{{"name": "{name}", "arguments": '
-
-
-def tool_tag(tools=TOOLS, **flags) -> dict:
-    return {"type": "structural_tag", "format": {
-        "type": "triggered_tags", "triggers": ["<tool_call>"], **flags,
-        "tags": [{"type": "tag", "begin": begin(name), "end": END,
-                  "content": {"type": "json_schema", "json_schema": schema}} for name, schema in tools.items()]}}
 
 
 def forced_text(compiled, tok, text: str) -> str:

@@ -32,29 +32,16 @@ try:
     from tests.structural_tag_reference import Reference
 except ImportError:  # tests/ on sys.path (pytest's rootdir insertion)
     from structural_tag_reference import Reference
+from tool_tags import END, TIME as TOOL_TIME, TRIGGER, WEATHER, begin, tool_tag as shared_tool_tag
 
-WEATHER = {"type": "object", "additionalProperties": False, "required": ["city"],
-           "properties": {"city": {"type": "string", "minLength": 1, "maxLength": 20},
-                          "unit": {"enum": ["celsius", "fahrenheit"]}}}
-TIME = {"type": "object", "additionalProperties": False, "required": ["zone"],
-        "properties": {"zone": {"type": "string", "pattern": "^[A-Z]{3}$"},
-                       "offset": {"type": "integer", "minimum": -12, "maximum": 14}}}
+# get_time here also takes an offset (an integer range inside the call)
+TIME = {**TOOL_TIME, "properties": {**TOOL_TIME["properties"],
+                                    "offset": {"type": "integer", "minimum": -12, "maximum": 14}}}
 TOOLS = {"get_weather": WEATHER, "get_time": TIME}
-TRIGGER = "<tool_call>"
-END = "}\n</tool_call>"
-
-
-def begin(name: str) -> str:
-    return f'{TRIGGER}\n{{"name": "{name}", "arguments": '
 
 
 def tool_tag(**flags) -> dict:
-    """The two tools as vLLM / xgrammar ``structural_tag`` JSON (triggered tags)."""
-    return {"type": "structural_tag", "format": {
-        "type": "triggered_tags", "triggers": [TRIGGER], **flags,
-        "tags": [{"type": "tag", "begin": begin(name), "end": END,
-                  "content": {"type": "json_schema", "json_schema": schema}}
-                 for name, schema in TOOLS.items()]}}
+    return shared_tool_tag(TOOLS, **flags)
 
 
 # A few-shot chat: the model copies the call format in about 70% of the samples (get_weather

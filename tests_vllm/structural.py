@@ -7,35 +7,16 @@ modules' engines."""
 from __future__ import annotations
 
 import json
-import os
+import sys
+from pathlib import Path
 
 import jsonschema
 
-try:
-    from tests.structural_tag_reference import Reference
-except ImportError:
-    import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the HF tests' shared modules
+from structural_tag_reference import Reference  # noqa: E402
+from tool_tags import END, TOOLS, begin, tool_tag  # noqa: E402
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    from structural_tag_reference import Reference
-
-WEATHER = {"type": "object", "additionalProperties": False, "required": ["city"],
-           "properties": {"city": {"type": "string", "minLength": 1, "maxLength": 20},
-                          "unit": {"enum": ["celsius", "fahrenheit"]}}}
-TIME = {"type": "object", "additionalProperties": False, "required": ["zone"],
-        "properties": {"zone": {"type": "string", "pattern": "^[A-Z]{3}$"}}}
-TOOLS = {"get_weather": WEATHER, "get_time": TIME}
-END = "}\n</tool_call>"
-
-
-def begin(name: str) -> str:
-    return f'<tool_call>\n{{"name": "{name}", "arguments": '
-
-
-TAG = {"type": "structural_tag", "format": {
-    "type": "triggered_tags", "triggers": ["<tool_call>"],
-    "tags": [{"type": "tag", "begin": begin(n), "end": END, "content": {"type": "json_schema", "json_schema": s}}
-             for n, s in TOOLS.items()]}}
+TAG = tool_tag()
 MESSAGES = [
     {"role": "system", "content": "Call get_weather(city) or get_time(zone) inside <tool_call></tool_call>."},
     {"role": "user", "content": "Weather in Rome?"},
