@@ -61,7 +61,7 @@ def hf_processor(model_folder, tok, width):
     def make(extra: dict) -> GrammarLogitsProcessor:
         from decoding.vllm import ConstraintSpec
 
-        return GrammarLogitsProcessor(compile_grammar(ConstraintSpec.from_extra_args(extra).grammar, vocabulary))
+        return GrammarLogitsProcessor(compile_grammar(ConstraintSpec.from_extra_args(extra).build(), vocabulary))
 
     return make
 

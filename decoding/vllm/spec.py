@@ -30,9 +30,9 @@ class ConstraintSpec:
 
     Example:
         >>> spec = ConstraintSpec.from_extra_args({"regex": "[0-9]+", "sampler": "asap"})
-        >>> spec.sampler, spec.grammar.parser.parse("2026") is not None
+        >>> spec.sampler, spec.build().parser.parse("2026") is not None
         ('asap', True)
-        >>> ConstraintSpec.from_extra_args({"regex": "[0-9]+"}).grammar is spec.grammar  # built once
+        >>> ConstraintSpec.from_extra_args({"regex": "[0-9]+"}).build() is spec.build()  # built once
         True
         >>> ConstraintSpec.from_extra_args({"temperature": 1}) is None
         True
@@ -44,14 +44,9 @@ class ConstraintSpec:
     text: str
     sampler: str = "constrained"
 
-    @property
-    def grammar(self) -> Grammar:
-        """The request's grammar (a ``GrammarError`` if it cannot be built)."""
-        return self.build()
-
     def build(self) -> Grammar:
-        """The request's grammar, built once per process (picklable as ``spec.build``: the compile
-        workers call it)."""
+        """The request's grammar, built once per process (a ``GrammarError`` if it cannot be);
+        picklable as ``spec.build``: the compile workers call it."""
         return _grammar(self.key, self.text)
 
     @property
@@ -91,7 +86,7 @@ class ConstraintSpec:
         spec = cls(key, value, sampler)
         if build:
             try:
-                spec.grammar
+                spec.build()
             except (GrammarError, ValueError, TypeError) as e:
                 raise ValueError(f"bad {key.replace('_', ' ')}: {e}") from None
         return spec
