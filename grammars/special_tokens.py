@@ -30,6 +30,8 @@ from .vocabulary import Vocabulary
 
 MARK = "\udcff"  # the byte 0xFF under surrogateescape
 _MARK_BYTE = 0xFF
+_MAX_CACHED = 64  # vocabularies with special tokens kept (one per tokenizer and set of names)
+_cache: dict[tuple, Vocabulary] = {}
 
 
 def special_token_literal(name: str) -> str:
@@ -58,7 +60,20 @@ def special_token_names(grammar: Any) -> set[str]:
 def vocabulary_with_special_tokens(vocabulary: Vocabulary, ids: dict[str, int]) -> Vocabulary:
     """``vocabulary`` in which token ``ids[name]`` stands for the special token ``name`` and no
     ordinary token contains a 0xFF byte. A :class:`VocabularyError` names an id that the vocabulary
-    does not have or that ends the sequence (the grammar's end stands for that token)."""
+    does not have or that ends the sequence (the grammar's end stands for that token). Built once
+    per vocabulary and set of ids: a new request with the same special tokens reuses it (and its
+    token trie)."""
+    key = (vocabulary.fingerprint, tuple(sorted(ids.items())))
+    hit = _cache.get(key)
+    if hit is None:
+        hit = _build(vocabulary, ids)
+        if len(_cache) >= _MAX_CACHED:
+            _cache.clear()
+        _cache[key] = hit
+    return hit
+
+
+def _build(vocabulary: Vocabulary, ids: dict[str, int]) -> Vocabulary:
     token_bytes = [None if b is not None and _MARK_BYTE in b else b for b in vocabulary.token_bytes]
     for name, i in sorted(ids.items()):
         if not 0 <= i < vocabulary.size:

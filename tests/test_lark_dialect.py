@@ -167,6 +167,11 @@ def test_a_special_token_by_id_is_that_token(test_model, test_tokenizer):
     ordinary_ff = [i for i, b in enumerate(base.token_bytes) if b is not None and 0xFF in b]
     assert all(vocab.token_bytes[i] is None for i in ordinary_ff)  # they cannot spell it (SmolLM2 has none)
     assert sum(b is not None for b in vocab.token_bytes) == sum(b is not None for b in base.token_bytes) + 1 - len(ordinary_ff)
+    # a second request naming the same token gets the same vocabulary (and so the same token trie)
+    again = vocabulary_for_grammar(base, test_tokenizer, Grammar.from_llguidance(SPECIAL.format(token="<[1]>") + " "))
+    assert again is vocab
+    other = vocabulary_for_grammar(base, test_tokenizer, Grammar.from_llguidance(SPECIAL.format(token="<[3]>")))
+    assert other is not vocab and other.token_bytes[3] == b"\xff<[3]>\xff" and other.token_bytes[1] is None
 
 
 def test_special_tokens_the_tokenizer_lacks_or_that_end_the_sequence_are_named(test_model, test_tokenizer):
