@@ -107,11 +107,13 @@ class Grammar:
                    indenter=indentation)
 
     @classmethod
-    def from_llguidance(cls, text: str, *, start: str = "start", source: str = "<string>") -> "Grammar":
+    def from_llguidance(cls, text: str, *, start: str = "start", source: str = "<string>",
+                        indenter: "str | Indentation | Any" = None) -> "Grammar":
         """A grammar in the Lark dialect of llguidance / OpenAI custom tools: ``{m,n}`` repetition
-        on rules and terminals and inline ``%json { schema }`` besides plain Lark; the dialect's other
-        constructs (``%regex``, special tokens, rule attributes) are refused by name (see
-        :mod:`grammars.frontends.llguidance`).
+        on rules and terminals, inline ``%json { schema }`` and special tokens by name or id
+        (``<|im_end|>``, ``<[128010]>``) besides plain Lark; the dialect's other constructs
+        (``%regex``, rule attributes) are refused by name (see :mod:`grammars.frontends.llguidance`).
+        ``indenter`` as :meth:`from_lark`.
 
         Example:
             >>> Grammar.from_llguidance('start: "ab"{2,3}').parser.parse("ababab") is not None
@@ -119,7 +121,7 @@ class Grammar:
         """
         from .frontends.llguidance import lark_from_llguidance
 
-        return cls.from_lark(lark_from_llguidance(text), start=start, source=source)
+        return cls.from_lark(lark_from_llguidance(text), start=start, source=source, indenter=indenter)
 
     @property
     def is_lalr(self) -> bool:
@@ -209,11 +211,13 @@ class Grammar:
         return cls.from_lark(lark_from_structural_tag(obj, cls), source="<structural tag>")
 
     @classmethod
-    def from_file(cls, path: str | Path, *, start: str = "start", indenter: Any = None) -> "Grammar":
-        """Read a ``.lark`` file (``indenter`` as :meth:`from_lark`)."""
+    def from_file(cls, path: str | Path, *, start: str = "start", indenter: Any = None,
+                  dialect: str = "lark") -> "Grammar":
+        """Read a ``.lark`` file (``indenter`` as :meth:`from_lark`); ``dialect="llguidance"``
+        reads it as :meth:`from_llguidance` does."""
         path = Path(path)
-        return cls.from_lark(path.read_text(encoding="utf-8"), start=start, source=str(path),
-                             indenter=indenter)
+        return _reader(dialect)(path.read_text(encoding="utf-8"), start=start, source=str(path),
+                                indenter=indenter)
 
     @classmethod
     def bundled(cls, name: str) -> "Grammar":
@@ -221,26 +225,42 @@ class Grammar:
         return cls.from_lark(bundled_grammar_text(name), source=f"<bundled {name}>")
 
     @classmethod
-    def load(cls, spec: str, *, start: str = "start", indenter: Any = None) -> "Grammar":
+    def load(cls, spec: str, *, start: str = "start", indenter: Any = None,
+             dialect: str = "lark") -> "Grammar":
         """A bundled grammar name, a path to a ``.lark`` file, or Lark text, in that order;
         ``indenter="python"`` for Python-style indentation (see :meth:`from_lark`), e.g.
-        ``Grammar.load(path_to_python_lark, start="file_input", indenter="python")``."""
+        ``Grammar.load(path_to_python_lark, start="file_input", indenter="python")``;
+        ``dialect="llguidance"`` reads a file or text in the llguidance / OpenAI dialect
+        (:meth:`from_llguidance`)."""
+        read = _reader(dialect)
         if re.fullmatch(r"[A-Za-z0-9_\-]+", spec) and spec in bundled_grammar_names():
             return cls.bundled(spec)
         if "\n" not in spec and (spec.endswith(".lark") or Path(spec).is_file()):
-            return cls.from_file(spec, start=start, indenter=indenter)
+            return cls.from_file(spec, start=start, indenter=indenter, dialect=dialect)
         if ":" not in spec:
             raise GrammarError(
                 f"{spec!r} is neither a bundled grammar ({', '.join(bundled_grammar_names())}), "
                 "a .lark file, nor Lark grammar text"
             )
-        return cls.from_lark(spec, start=start, indenter=indenter)
+        return read(spec, start=start, indenter=indenter)
 
     @property
     def digest(self) -> str:
         """A hash of the grammar text and start rule (cache key)."""
         extra = f"\x00{self.indenter!r}" if self.indenter else ""
         return hashlib.sha256(f"{self.start}\x00{self.text}{extra}".encode()).hexdigest()[:32]
+
+
+GRAMMAR_DIALECTS = ("lark", "llguidance")
+
+
+def _reader(dialect: str):
+    """The constructor that reads grammar text of ``dialect`` (one of ``GRAMMAR_DIALECTS``)."""
+    if dialect == "lark":
+        return Grammar.from_lark
+    if dialect == "llguidance":
+        return Grammar.from_llguidance
+    raise ValueError(f"unknown grammar dialect {dialect!r}: expected one of {', '.join(GRAMMAR_DIALECTS)}")
 
 
 def _check_declared_terminals(parser: LarkGrammar, source: str, indentation: Indentation | None) -> None:

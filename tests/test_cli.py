@@ -249,6 +249,18 @@ def test_check_regex_with_slashes_and_escapes():
     assert cli("check", "--quiet", "--regex", pattern, "a/b.1").stderr == ""
 
 
+def test_check_reads_a_grammar_file_in_the_llguidance_dialect(tmp_path):
+    path = tmp_path / "pair.lark"
+    path.write_text('start: "ab"{2,3} %json {"type": "integer", "maximum": 5}\n')
+    args = ["check", "--dialect", "llguidance", "--grammar", str(path)]
+    assert cli(*args, "abab3").returncode == 0
+    rejected = cli(*args, "ab3")
+    assert rejected.returncode == 1 and rejected.stderr.startswith("<text>:1:3: error: '3'"), rejected.stderr
+    # read as plain lark, the dialect's repetition is a syntax error at its place
+    plain = cli("check", "--grammar", str(path), "abab3")
+    assert plain.returncode == 1 and plain.stderr.startswith(f"{path}:1:12: error: "), plain.stderr
+
+
 # -- generate (real model) -------------------------------------------------------------------------
 
 

@@ -116,6 +116,18 @@ def test_two_inline_schemas_keep_apart():
     assert not text_matches(grammar, "true,12") and not text_matches(grammar, "12,12")
 
 
+def test_load_reads_the_dialect_from_text_and_files(tmp_path):
+    text = 'start: "ab"{2} %json {"enum": [1, 22]}'
+    path = tmp_path / "g.lark"
+    path.write_text(text)
+    for grammar in (Grammar.load(text, dialect="llguidance"), Grammar.load(str(path), dialect="llguidance")):
+        assert [text_matches(grammar, t) for t in ("abab22", "abab1", "ab22", "abab2")] == [True, True, False, False]
+    with pytest.raises(GrammarError):
+        Grammar.load(text)  # plain lark has no x{m,n}
+    with pytest.raises(ValueError, match="unknown grammar dialect 'gbnf'"):
+        Grammar.load(text, dialect="gbnf")
+
+
 def test_inline_json_errors_name_the_place():
     with pytest.raises(GrammarSyntaxError, match="%json inside the terminal X") as err:
         Grammar.from_llguidance('start: X\nX: %json { "type": "integer" }')

@@ -109,6 +109,9 @@ def _add_constraint(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--indenter", choices=["python"], default=None,
                         help="Python-style indentation for a --grammar .lark file that %%declares "
                              "_INDENT _DEDENT (lark's PythonIndenter)")
+    parser.add_argument("--dialect", choices=["lark", "llguidance"], default="lark",
+                        help="the syntax of a --grammar file: plain lark, or the llguidance / OpenAI "
+                             "Lark dialect (x{m,n}, %%json {schema}, special tokens <|name|>)")
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--grammar", metavar="FILE|NAME",
                        help="a .lark file, or the name of a bundled grammar (see `grammars`)")

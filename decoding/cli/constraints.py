@@ -45,7 +45,8 @@ def load_constraint(args: argparse.Namespace) -> Constraint | None:
         return structural_tag_constraint(args.structural_tag)
     if getattr(args, "grammar", None) is not None:
         return Constraint(load_grammar(args.grammar, start=getattr(args, "start", "start"),
-                                       indenter=getattr(args, "indenter", None)), args.grammar)
+                                       indenter=getattr(args, "indenter", None),
+                                       dialect=getattr(args, "dialect", "lark")), args.grammar)
     return None
 
 
@@ -94,9 +95,10 @@ def structural_tag_constraint(spec: str) -> Constraint:
     return Constraint(grammar, label, obj, literals)
 
 
-def load_grammar(spec: str, *, start: str = "start", indenter: str | None = None) -> Grammar:
-    """A bundled grammar by name, else a ``.lark`` file (``start`` rule, ``indenter`` as
-    :meth:`grammars.Grammar.from_lark`); errors are reported like a compiler's."""
+def load_grammar(spec: str, *, start: str = "start", indenter: str | None = None,
+                 dialect: str = "lark") -> Grammar:
+    """A bundled grammar by name, else a ``.lark`` file (``start`` rule, ``indenter`` and
+    ``dialect`` as :meth:`grammars.Grammar.from_file`); errors are reported like a compiler's."""
     from grammars import Grammar, GrammarError, bundled_grammar_names
 
     names = bundled_grammar_names()
@@ -109,7 +111,8 @@ def load_grammar(spec: str, *, start: str = "start", indenter: str | None = None
         except (OSError, UnicodeDecodeError) as e:
             raise CliError(f"{spec}: error: cannot read the grammar: {os_message(e)}") from e
         try:
-            return Grammar.from_lark(text, source=spec, start=start, indenter=indenter)
+            read = Grammar.from_llguidance if dialect == "llguidance" else Grammar.from_lark
+            return read(text, source=spec, start=start, indenter=indenter)
         except GrammarError as e:
             raise grammar_error(e, spec, text) from e
     if path.exists():
