@@ -21,15 +21,28 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import GrammarTooLargeError
+from .glr_walk import END_BEFORE, OVERFLOW, SETTLE_AT, classify, mark_tokens, subtree_walk
 
 MAX_BRANCHES = 512
 MAX_STACKS = 20_000
 MAX_MEMO = 200_000  # cached stacks, feeds and steps per compiled grammar before they are dropped
 MAX_MASKS = 4096
+MAX_WALKS = 20_000  # memoised subtree walks (see GeneralParser._subtree)
 
 Stack = tuple[int, ...]
 Branch = tuple[Stack, int]  # (LR stack, lexer state)
 _ACCEPTED: Stack = ()
+_ROOT = np.zeros(1, dtype=np.int32)  # the trie's root node, where a mask's walks start
+
+
+class _Walk(NamedTuple):
+    """A memoised stack-independent walk (see ``GeneralParser._walk``): the mask words it sets
+    and its boundaries, grouped by (kind, terminal that ends, column), each with its nodes."""
+
+    serial: int
+    words: np.ndarray
+    values: np.ndarray
+    groups: tuple[tuple[int, int, int, np.ndarray], ...]
 
 
 class GeneralState(NamedTuple):
@@ -75,12 +88,16 @@ class GeneralParser:
         self._rows: dict[int, list[int]] = {}
         self._by_state: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
         self._live, self._accept, self._extend = {}, {}, {}
-        trie = compiled.trie
-        self.node_byte = trie.node_byte.tolist()
-        self.node_depth = trie.node_depth.tolist()
-        self.subtree_end = trie.subtree_end.tolist()
-        self.token_start = trie.token_start.tolist()
-        self.token_ids = trie.token_ids
+        self.trie = compiled.trie
+        self.node_byte = self.trie.node_byte.tolist()
+        self._serial = 0
+        self.tab_len = 8
+        # per lexer state: whether an indenter's newline terminal is live (none here)
+        self._newline_live = np.zeros(lx.transitions.shape[0], dtype=np.bool_)
+        self._out = np.zeros(compiled.bitmask_words, dtype=np.uint32)  # zero between walks
+        self._touched = np.empty(compiled.bitmask_words, dtype=np.int32)
+        self._walks: dict = {}
+        self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._clear()
         self.initial = GeneralState((((pt.start_state,), 0),), b"", None, 0)
 
@@ -273,23 +290,43 @@ class GeneralParser:
 
     def mask(self, state: GeneralState) -> np.ndarray | None:
         """The allowed-token mask (uint32 words, read-only), or None if nothing is allowed although
-        the state is not finished."""
+        the state is not finished.
+
+        The walk of the token trie is stack-independent up to the nodes where a terminal the
+        parser must take ends (:func:`~grammars.parsing.glr_walk.subtree_walk`); such walks are
+        memoised by where they start, the lexer state, the column and the shiftable terminals,
+        so branches and states share them. Their boundaries are grouped by the terminal that
+        ends there: per branch and group the terminal is fed once, and the walk goes on from
+        every group's nodes for each stack the feed yields."""
         key = state.branches
         if key in self._masks:
             return self._masks[key]
         cg = self.compiled
         out = np.zeros(cg.bitmask_words, dtype=np.uint32)
-        tokens: list[np.ndarray] = []
-        for stack, q in state.branches:
-            acc = self.acc(stack)
-            words = np.frombuffer(acc.to_bytes(8 * self.n_words, "little"), dtype="<u8")
-            lexeme = cg.lexeme_mask(q, words.astype(np.uint64))
-            out |= lexeme.mask
-            for node, q_before in zip(lexeme.boundary_node.tolist(), lexeme.boundary_q.tolist()):
-                self._walk(stack, node, q_before, tokens)
-        if tokens:
-            ids = np.concatenate(tokens)
-            np.bitwise_or.at(out, ids >> 5, np.left_shift(np.uint32(1), (ids & 31).astype(np.uint32)))
+        settled: list[np.ndarray] = []
+        seen: set = set()
+        work: list[tuple[Stack, _Walk]] = []
+        for stack, q in key:
+            walk = self._walk(("root",), _ROOT, SETTLE_AT, q, self._col(stack), self.acc(stack))
+            out[walk.words] |= walk.values
+            work.append((stack, walk))
+        while work:
+            stack, walk = work.pop()
+            for g, (kind, t, col, nodes) in enumerate(walk.groups):
+                item = (stack, walk.serial, g)
+                if item in seen:
+                    continue
+                seen.add(item)
+                stacks = self._end_terminal(self._at_col(stack, col), t)
+                if stacks and kind == SETTLE_AT:
+                    settled.append(nodes)
+                for s2 in stacks:
+                    child = self._walk((walk.serial, g), nodes, kind, 0, self._col(s2), self.acc(s2))
+                    out[child.words] |= child.values
+                    if child.groups:
+                        work.append((s2, child))
+        if settled:
+            mark_tokens(out, np.concatenate(settled), self.trie.token_start, self.trie.token_ids)
         finished = self.is_accepting(state)
         if finished:
             for tok in cg.eos_token_ids:
@@ -302,23 +339,62 @@ class GeneralParser:
         self._masks[key] = result
         return result
 
-    def _walk(self, stack: Stack, start: int, q_before: int, tokens: list[np.ndarray]) -> None:
-        """Mark the tokens of the trie subtree at ``start`` that some branch can spell, starting
-        from (stack, q_before) at the node's parent."""
-        depth, byte, end, tstart = self.node_depth, self.node_byte, self.subtree_end, self.token_start
-        level: dict[int, tuple[Branch, ...]] = {depth[start] - 1: ((stack, q_before),)}
-        i, stop = start, end[start]
-        while i < stop:
-            here: dict[Branch, None] = {}
-            for s, q in level[depth[i] - 1]:
-                here.update(dict.fromkeys(self.step(s, q, byte[i])))
-            if not here:
-                i = end[i]
-                continue
-            level[depth[i]] = tuple(here)
-            if tstart[i + 1] > tstart[i]:
-                tokens.append(self.token_ids[tstart[i]:tstart[i + 1]])
-            i += 1
+    def _walk(self, where: tuple, nodes: np.ndarray, kind: int, q: int, col: int, acc: int) -> "_Walk":
+        """The stack-independent walk from ``nodes`` (``where`` names them: the root, or a group
+        of an earlier walk), memoised: from each node itself after a terminal ended before it
+        (``END_BEFORE``), else below it, from lexer state ``q``."""
+        key = (where, q, col, acc)
+        hit = self._walks.get(key)
+        if hit is not None:
+            return hit
+        cont, ends, term = self._classes(acc)
+        trie, out, touched = self.trie, self._out, self._touched
+        size = 256
+        while True:
+            b_node, b_kind, b_term, b_col = (np.empty(size, dtype=np.int32) for _ in range(4))
+            n, nt = subtree_walk(nodes, kind == END_BEFORE, q, col, cont, ends, term,
+                                 self._newline_live, self.tab_len, trie.max_depth, trie.node_byte,
+                                 trie.node_depth, trie.subtree_end, trie.token_start,
+                                 trie.token_ids, self.compiled.lexicon.transitions, out, touched,
+                                 b_node, b_kind, b_term, b_col)
+            words = touched[:nt].copy()
+            values = out[words]
+            out[words] = 0
+            if n != OVERFLOW:
+                break
+            size *= 4
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        for node, k, t, c in zip(b_node[:n].tolist(), b_kind[:n].tolist(), b_term[:n].tolist(),
+                                 b_col[:n].tolist()):
+            groups.setdefault((k, t, c), []).append(node)
+        self._serial += 1
+        hit = _Walk(self._serial, words, values, tuple(
+            (k, t, c, np.array(ns, dtype=np.int32)) for (k, t, c), ns in groups.items()))
+        if len(self._walks) >= MAX_WALKS:
+            self._walks.clear()
+        self._walks[key] = hit
+        return hit
+
+    def _classes(self, acc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per lexer state, what a byte does for the shiftable terminals ``acc``
+        (:func:`~grammars.parsing.glr_walk.classify`)."""
+        hit = self._acc_classes.get(acc)
+        if hit is None:
+            lx = self.compiled.lexicon
+            words = np.frombuffer(acc.to_bytes(8 * self.n_words, "little"), dtype="<u8").astype(np.uint64)
+            n = lx.transitions.shape[0]
+            hit = (np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int32))
+            classify(words, lx.live, lx.accept, lx.extend, lx.ignore, *hit)
+            self._acc_classes[acc] = hit
+        return hit
+
+    def _col(self, stack: Stack) -> int:
+        """The column of a branch's newline lexeme (an indenter's; 0 here)."""
+        return 0
+
+    def _at_col(self, stack: Stack, col: int) -> Stack:
+        """The branch's stack with the column ``col`` (what a walk inside a lexeme changes)."""
+        return stack
 
 
 def _lowest(bits: int) -> int:

@@ -13,11 +13,13 @@ is allowed wherever some column lets the parser go on.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import GrammarError
 from .glr import _ACCEPTED, GeneralParser, GeneralState, Stack
+from .glr_walk import NO_LINE as _NO_LINE
 
 _NL, _SPACE, _TAB = 10, 32, 9
-_NO_LINE = -1  # the column of a newline lexeme that holds no \n yet (a lone comment)
 
 
 class IndentedParser(GeneralParser):
@@ -45,6 +47,8 @@ class IndentedParser(GeneralParser):
         self.opens = {names.index(n) for n in ind.open_brackets if n in names}
         self.closes = {names.index(n) for n in ind.close_brackets if n in names}
         self.tab_len = ind.tab_len
+        live = compiled.lexicon.live
+        self._newline_live = ((live[:, self.newline // 64] >> np.uint64(self.newline % 64)) & np.uint64(1)).astype(np.bool_)
         self._check_newline_reopens(ind.newline)
         self._branch_acc: dict = {}
         start = (compiled.tables.start_state,)
@@ -129,6 +133,13 @@ class IndentedParser(GeneralParser):
         for _ in levels[1:]:
             stacks = self._feed_all(stacks, self.dedent)
         return any(_ACCEPTED in self.feed(s, self.end_symbol) for s in stacks)
+
+    def _col(self, stack) -> int:
+        return stack[3]
+
+    def _at_col(self, stack, col: int):
+        lr, levels, depth, old = stack
+        return stack if col == old else (lr, levels, depth, col)
 
     def _lexing(self, stack, q: int, q2: int, byte: int):
         lr, levels, depth, col = stack
