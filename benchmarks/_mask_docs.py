@@ -59,6 +59,16 @@ PROMPTS = {
         "Write a Python function that reverses a string.",
         "Write a Python function that tests whether a number is prime.",
     ],
+    "general": [
+        "Write an arithmetic expression that computes the area of a 3 by 4 rectangle plus 10.",
+        "Give an arithmetic expression with parentheses that equals 24.",
+        "Write the formula for the average of a, b and c as an arithmetic expression.",
+        "Write an arithmetic expression for the price of 3 apples at 0.5 each minus a discount d.",
+        "Give an arithmetic expression that converts x degrees Celsius to Fahrenheit.",
+        "Write an arithmetic expression for the perimeter of a rectangle of width w and height h.",
+        "Write an arithmetic expression mixing +, -, * and / over the numbers 1 to 6.",
+        "Give an arithmetic expression for the total cost of n items at price p with tax rate t.",
+    ],
     "tag": [
         "What is the weather in Paris for the next 3 days, and what time is it in CET?",
         "I am flying to Tokyo. Tell me the weather there and the current UTC time.",
@@ -83,6 +93,16 @@ TAG_SYSTEM = (
     '<function=clock>{"zone": "CET"}</function> I will tell you the results.'
 )
 
+# The ``general_`` workload: an ambiguous expression grammar written for lark's Earley parser
+# (not LALR(1): our general path; llguidance and xgrammar take it too).
+AMBIGUOUS_ARITHMETIC = r"""
+start: e
+e: e "+" e | e "-" e | e "*" e | e "/" e | "(" e ")" | "-" e | NUMBER | NAME
+NUMBER: /[0-9]+(\.[0-9]+)?/
+NAME: /[a-z_][a-z0-9_]*/
+%ignore " "
+"""
+
 _CALL = re.compile(r"<function=(\w+)>(.*?)</function>", re.S)
 
 
@@ -94,9 +114,11 @@ def python_lark_path() -> Path:
 
 
 def grammar_text(workload: str) -> str:
-    """The Lark text of a workload's grammar (``json``, ``sql``, ``python``)."""
+    """The Lark text of a workload's grammar (``json``, ``sql``, ``python``, ``general``)."""
     if workload == "python":
         return python_lark_path().read_text(encoding="utf-8")
+    if workload == "general":
+        return AMBIGUOUS_ARITHMETIC
     return (GRAMMAR_DIR / f"{workload}.lark").read_text(encoding="utf-8")
 
 
@@ -111,6 +133,10 @@ def grammar_for(workload: str) -> Any:
         from grammars import Grammar
 
         return Grammar.from_lark(grammar_text("python"), start="file_input", indenter="python")
+    if workload == "general":
+        from grammars import Grammar
+
+        return Grammar.from_lark(AMBIGUOUS_ARITHMETIC)
     return workload
 
 

@@ -37,14 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import percentiles_us, ratio  # noqa: E402
+from _mask_docs import AMBIGUOUS_ARITHMETIC  # noqa: E402
 
-AMBIGUOUS_ARITHMETIC = r"""
-start: e
-e: e "+" e | e "-" e | e "*" e | e "/" e | "(" e ")" | "-" e | NUMBER | NAME
-NUMBER: /[0-9]+(\.[0-9]+)?/
-NAME: /[a-z_][a-z0-9_]*/
-%ignore " "
-"""
 ARITHMETIC_DOCS = [
     "1 + 2 * 3 - 4 / 5",
     "(alpha + beta) * (gamma - 12.5) / -delta",

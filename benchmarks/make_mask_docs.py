@@ -101,8 +101,9 @@ def sample(model, tok, compiled, messages: list[dict], seed: int, max_new_tokens
     return (new if end is None else new[:end]), end is not None, forced
 
 
-MAX_NEW = {"json": 128, "sql": 64, "python": 64, "tag": 120}
-SYSTEM = {"tag": TAG_SYSTEM, "python": "Reply with Python code only: no prose, no Markdown."}
+MAX_NEW = {"json": 128, "sql": 64, "python": 64, "tag": 120, "general": 40}
+SYSTEM = {"tag": TAG_SYSTEM, "python": "Reply with Python code only: no prose, no Markdown.",
+          "general": "Reply with one arithmetic expression only."}
 MIN_CUT = 12
 
 
@@ -138,7 +139,7 @@ def make(workload: str, per: int, tries: int, done: set[str], first: int = 0) ->
             start = time.perf_counter()
             ids, finished, forced = sample(model, tok, compiled, messages, seed,
                                            MAX_NEW[workload], force=workload == "tag")
-            if workload == "python" and not finished:
+            if workload in ("python", "general") and not finished:
                 ids, finished = accepting_prefix(compiled, ids), True
             text = tok.decode(ids)
             # A structural-tag answer may stop in free text (end-of-sequence is allowed there).

