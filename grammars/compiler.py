@@ -25,6 +25,7 @@ from .lexing import Lexicon
 from .lexing.merge import LiteralGroups, lalr_states, literal_groups
 from .parsing.tables import ParseTables
 from .parsing.tables import _dense as dense_tables
+from .slices import slice_key
 from .trie import TokenTrie
 from .vocabulary import Vocabulary
 from .vocabulary_check import check_vocabulary_can_start
@@ -188,28 +189,44 @@ class CompiledGrammar:
             return None
         return MatchState(new_stack[:n].copy(), int(q2), data, acc, state, state.depth + 1)
 
-    def lexeme_mask(self, q: int, acc: np.ndarray) -> "LexemeMask":
+    def lexeme_mask(self, q: int, acc: np.ndarray, *, sliced: bool = True) -> "LexemeMask":
         """The stack-independent part of the mask for lexer state q and shiftable terminals acc
-        (computed on first use, then cached: at most ``MAX_LEXEME_MASKS`` entries)."""
+        (computed on first use, then cached: at most ``MAX_LEXEME_MASKS`` entries). The tokens
+        of q's slice (:mod:`grammars.slices`) come from the vocabulary's slice masks instead of
+        the trie walk; ``sliced=False`` walks them too (the same result, uncached: for tests)."""
         key = (q, acc.tobytes())
         cache = self.__dict__.setdefault("_lexeme_masks", {})
-        hit = cache.get(key)
+        hit = cache.get(key) if sliced else None
         if hit is not None:
             return hit
         trie, lx = self.trie, self.lexicon
+        lo, hi, utf8 = (slice_key(q, acc, lx.transitions, lx.live, lx.accept, lx.extend) if sliced
+                        else (np.uint64(0), np.uint64(0), False))
+        slice_id = (int(lo), int(hi), bool(utf8), self.bitmask_words)
+        known = trie.slice_masks.get(slice_id) if lo or hi or utf8 else None
         mask = np.zeros(self.bitmask_words, dtype=np.uint32)
         size = 1024
         while True:
             nodes = np.empty(size, dtype=np.int32)
             qs = np.empty(size, dtype=np.int32)
-            n = kernels.lexeme_walk(q, acc, trie.max_depth, trie.node_byte, trie.node_depth, trie.subtree_end,
-                                    trie.token_start, trie.token_ids, lx.transitions, lx.live,
-                                    lx.accept, lx.extend, lx.ignore, mask, nodes, qs)
+            recorded = np.zeros(self.bitmask_words if known is None else 1, dtype=np.uint32)
+            n = kernels.lexeme_walk(q, acc, trie.max_depth, trie.node_byte, trie.node_depth,
+                                    trie.subtree_end, trie.token_start, trie.token_ids,
+                                    lx.transitions, lx.live, lx.accept, lx.extend, lx.ignore, mask,
+                                    nodes, qs, trie.node_ascii, trie.node_flags, lo, hi, utf8,
+                                    known is None, recorded)
             if n != kernels.OVERFLOW:
                 break
             size *= 4
             mask[:] = 0
+        if known is not None:
+            mask |= known
+        elif lo or hi or utf8:
+            mask |= recorded
+            trie.slice_masks.put(slice_id, recorded)
         entry = LexemeMask(mask, nodes[:n].copy(), qs[:n].copy())
+        if not sliced:
+            return entry
         if len(cache) >= MAX_LEXEME_MASKS:
             cache.clear()
         cache[key] = entry

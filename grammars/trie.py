@@ -7,10 +7,11 @@ listed in ``token_ids[token_start[i]:token_start[i + 1]]``. Node 0 is the root (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .slices import SliceMasks, node_features
 from .vocabulary import Vocabulary
 
 
@@ -33,6 +34,18 @@ class TokenTrie:
     token_offsets: np.ndarray  # int64 [vocab_size + 1]: token i's bytes are data[off[i]:off[i+1]]
     token_data: np.ndarray  # uint8: the bytes of every token, concatenated
     token_allowed: np.ndarray  # bool [vocab_size]: False for tokens without bytes (special)
+    node_ascii: np.ndarray  # uint64 [n_nodes, 2]: ASCII bytes of the tokens below (slices.py)
+    node_flags: np.ndarray  # uint8 [n_nodes]: non-ASCII / not-UTF-8 tokens below (slices.py)
+    slice_masks: SliceMasks = field(default_factory=SliceMasks, compare=False, repr=False)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("slice_masks", None)  # a cache, rebuilt on use
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        object.__setattr__(self, "slice_masks", SliceMasks())
 
     def token_bytes(self, token_id: int) -> bytes | None:
         """The bytes of a token, or None for one that no grammar may produce."""
@@ -87,14 +100,20 @@ class TokenTrie:
         lengths = np.array([len(b) if b else 0 for b in vocab.token_bytes], dtype=np.int64)
         offsets = np.zeros(vocab.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
+        data = np.frombuffer(b"".join(b for b in vocab.token_bytes if b), dtype=np.uint8).copy()
+        token_start = np.cumsum(counts, dtype=np.int32)
+        token_ids = np.array(ids, dtype=np.int32)
+        node_ascii, node_flags = node_features(offsets, data, depth_arr, token_start, token_ids)
         return cls(
             token_offsets=offsets,
-            token_data=np.frombuffer(b"".join(b for b in vocab.token_bytes if b), dtype=np.uint8).copy(),
+            token_data=data,
             token_allowed=np.array([b is not None for b in vocab.token_bytes], dtype=bool),
             node_byte=np.array(node_byte, dtype=np.uint8),
             node_depth=depth_arr,
             subtree_end=subtree_end,
-            token_start=np.cumsum(counts, dtype=np.int32),
-            token_ids=np.array(ids, dtype=np.int32),
+            token_start=token_start,
+            token_ids=token_ids,
             max_depth=int(depth_arr.max()),
+            node_ascii=node_ascii,
+            node_flags=node_flags,
         )
