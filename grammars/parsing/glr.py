@@ -21,7 +21,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import GrammarTooLargeError
-from .glr_walk import END_BEFORE, OVERFLOW, SETTLE_AT, classify, mark_tokens, subtree_walk
+from .glr_walk import (END, END_BEFORE, GO_SETTLE, IGNORED_END, OVERFLOW, SETTLE_AT, classify,
+                       mark_tokens, subtree_walk)
 
 MAX_BRANCHES = 512
 MAX_STACKS = 20_000
@@ -33,6 +34,7 @@ Stack = tuple[int, ...]
 Branch = tuple[Stack, int]  # (LR stack, lexer state)
 _ACCEPTED: Stack = ()
 _ROOT = np.zeros(1, dtype=np.int32)  # the trie's root node, where a mask's walks start
+_ROOT_WHERE = ("root",)
 
 
 class _Walk(NamedTuple):
@@ -307,7 +309,7 @@ class GeneralParser:
         seen: set = set()
         work: list[tuple[Stack, _Walk]] = []
         for stack, q in key:
-            walk = self._walk(("root",), _ROOT, SETTLE_AT, q, self._col(stack), self.acc(stack))
+            walk = self._walk(_ROOT_WHERE, _ROOT, SETTLE_AT, q, self._col(stack), self.acc(stack))
             out[walk.words] |= walk.values
             work.append((stack, walk))
         while work:
@@ -347,6 +349,36 @@ class GeneralParser:
         hit = self._walks.get(key)
         if hit is not None:
             return hit
+        if where == _ROOT_WHERE:
+            hit = self._root_walk(q, col, acc)
+        else:
+            hit = self._kernel_walk(nodes, kind, q, col, acc)
+        if len(self._walks) >= MAX_WALKS:
+            self._walks.clear()
+        self._walks[key] = hit
+        return hit
+
+    def _root_walk(self, q: int, col: int, acc: int) -> "_Walk":
+        """The walk from the trie's root: the LALR path's stack-independent part of the mask
+        (``CompiledGrammar.lexeme_mask``, cached there), its boundaries classified here."""
+        cont, ends, term = self._classes(acc)
+        words = np.frombuffer(acc.to_bytes(8 * self.n_words, "little"), dtype="<u8").astype(np.uint64)
+        lexeme = self.compiled.lexeme_mask(q, words)
+        nodes, qb = lexeme.boundary_node, lexeme.boundary_q
+        byte = self.trie.node_byte[nodes]
+        transitions = self.compiled.lexicon.transitions
+        q2, r0 = transitions[qb, byte], transitions[0, byte]
+        settles = (q2 >= 0) & (cont[np.maximum(q2, 0)] == GO_SETTLE)
+        after = (~settles) & (r0 >= 0)
+        end = after & (ends[qb] == END)
+        ignored = after & (ends[qb] == IGNORED_END) & (cont[np.maximum(r0, 0)] == GO_SETTLE)
+        kinds = np.where(end, END_BEFORE, SETTLE_AT)
+        terms = np.where(settles, term[np.maximum(q2, 0)], np.where(end, term[qb], term[np.maximum(r0, 0)]))
+        keep = settles | end | ignored
+        return self._new_walk(slice(None), lexeme.mask, nodes[keep], kinds[keep], terms[keep],
+                              np.zeros(int(keep.sum()), dtype=np.int32))
+
+    def _kernel_walk(self, nodes: np.ndarray, kind: int, q: int, col: int, acc: int) -> "_Walk":
         cont, ends, term = self._classes(acc)
         trie, out, touched = self.trie, self._out, self._touched
         size = 256
@@ -363,17 +395,27 @@ class GeneralParser:
             if n != OVERFLOW:
                 break
             size *= 4
-        groups: dict[tuple[int, int, int], list[int]] = {}
-        for node, k, t, c in zip(b_node[:n].tolist(), b_kind[:n].tolist(), b_term[:n].tolist(),
-                                 b_col[:n].tolist()):
-            groups.setdefault((k, t, c), []).append(node)
+        return self._new_walk(words, values, b_node[:n], b_kind[:n], b_term[:n], b_col[:n])
+
+    def _new_walk(self, words, values: np.ndarray, nodes: np.ndarray, kinds: np.ndarray,
+                  terms: np.ndarray, cols: np.ndarray) -> "_Walk":
+        """A walk's result, its boundaries grouped by (kind, terminal, column)."""
+        groups = []
+        if len(nodes) > 32:  # sorted by key in numpy
+            keys = np.stack([kinds, terms, cols]).astype(np.int64)
+            order = np.lexsort(keys[::-1])
+            keys, nodes = keys[:, order], nodes[order].astype(np.int32)
+            cuts = np.flatnonzero((keys[:, 1:] != keys[:, :-1]).any(axis=0)) + 1
+            for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(nodes)]):
+                k, t, c = keys[:, a].tolist()
+                groups.append((k, t, c, nodes[a:b]))
+        elif len(nodes):
+            by: dict[tuple[int, int, int], list[int]] = {}
+            for n, *key in zip(nodes.tolist(), kinds.tolist(), terms.tolist(), cols.tolist()):
+                by.setdefault(tuple(key), []).append(n)
+            groups = [(*key, np.array(ns, dtype=np.int32)) for key, ns in by.items()]
         self._serial += 1
-        hit = _Walk(self._serial, words, values, tuple(
-            (k, t, c, np.array(ns, dtype=np.int32)) for (k, t, c), ns in groups.items()))
-        if len(self._walks) >= MAX_WALKS:
-            self._walks.clear()
-        self._walks[key] = hit
-        return hit
+        return _Walk(self._serial, words, values, tuple(groups))
 
     def _classes(self, acc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per lexer state, what a byte does for the shiftable terminals ``acc``

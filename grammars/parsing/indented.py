@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GrammarError
-from .glr import _ACCEPTED, GeneralParser, GeneralState, Stack
+from .glr import _ACCEPTED, _ROOT, GeneralParser, GeneralState, Stack
 from .glr_walk import NO_LINE as _NO_LINE
+from .glr_walk import SETTLE_AT
 
 _NL, _SPACE, _TAB = 10, 32, 9
 
@@ -133,6 +134,10 @@ class IndentedParser(GeneralParser):
         for _ in levels[1:]:
             stacks = self._feed_all(stacks, self.dedent)
         return any(_ACCEPTED in self.feed(s, self.end_symbol) for s in stacks)
+
+    def _root_walk(self, q: int, col: int, acc: int):
+        # the walk from the root tracks the newline lexeme's column: the kernel's, not the LALR's
+        return self._kernel_walk(_ROOT, SETTLE_AT, q, col, acc)
 
     def _col(self, stack) -> int:
         return stack[3]
