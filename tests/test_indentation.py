@@ -78,3 +78,27 @@ def test_indenter_needs_its_terminals():
                           indenter="python")
     with pytest.raises(GrammarError, match=r"_DEDENT, _INDENT are only %declare'd"):
         Grammar.from_lark('start: "a" _NEWLINE _INDENT "b" _DEDENT\n_NEWLINE: /\\n */\n%declare _INDENT _DEDENT')
+
+
+def test_masks_of_multi_byte_tokens_are_exact(blocks):
+    """With tokens that run through a newline's spaces into the next line (``"  b"``), the mask
+    is exactly the tokens the matcher can advance by: the column is tracked inside the walk
+    (a mask once allowed ``" b"`` after a top-level line, which the indenter then refuses)."""
+    import itertools
+
+    from grammars import GrammarMatcher, Vocabulary
+
+    g, _ = blocks
+    texts = ["".join(p) for n in (1, 2) for p in itertools.product("a: \n\t=[],", repeat=n)]
+    texts += ["".join(p) for p in itertools.product("a \n:", repeat=3)]
+    vocab = Vocabulary([t.encode() for t in texts] + [None], eos_token_ids=(len(texts),))
+    cg = compile_grammar(g, vocab, use_disk_cache=False)
+    checked = 0
+    for text in ["a\na = [a]\n", "a:\n  a\n  a:\n    a\na\n", "a = [a,\n a]\n", "a:\n\ta\n\n\ta\n"]:
+        m = GrammarMatcher(cg)
+        for ch in text:
+            allowed = set(m.allowed_token_ids().tolist()) - {len(texts)}
+            assert allowed == {i for i in range(len(texts)) if m.accepts_token(i)}, repr(m.text())
+            checked += len(allowed)
+            m.advance(texts.index(ch))
+    assert checked > 500
