@@ -7,9 +7,13 @@ Compiling is Python work: in a thread it would take turns with the engine's own 
 scheduler, the step, the masks) for the GIL, so a burst of new schemas would slow every running
 request. In processes it does not: the engine only unpickles the result (the token trie, the same
 for every grammar of the vocabulary, stays behind in the worker and is re-attached here). The
-number of processes is ``GUIDED_DECODING_COMPILE_PROCESSES`` or half the CPUs (at most 4, at least
-1); ``0`` compiles on one thread in this process instead, and so does a daemonic process (vLLM's
-multiprocessing executor runs its workers as daemons, which may not have children).
+number of processes is ``GUIDED_DECODING_COMPILE_PROCESSES`` or the number of CPUs (at most 4): a
+step that samples a request whose compile still runs waits for it, so the compiles are on the
+critical path; ``0`` compiles on one thread in this process instead, and so does a daemonic process
+(vLLM's multiprocessing executor runs its workers as daemons, which may not have children).
+
+The processes start with the worker, before the first request, and each warms up (imports, the
+vocabulary's token trie, the Numba kernels: seconds) while the engine is still starting.
 
 Example:
     >>> import functools
@@ -30,12 +34,14 @@ import dataclasses
 import multiprocessing
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from grammars import CompiledGrammar, Grammar, Vocabulary, compile_grammar
 from grammars.compiler import token_trie
+from grammars.warmup import compile_kernels
 
 MAX_COMPILED = 64  # compiled grammars kept per engine (most recently used)
 MAX_PROCESSES = 4
@@ -68,8 +74,12 @@ class CompileWorker:
         if self.processes > 0:
             self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker, initargs=(vocabulary,))
+            for _ in range(self.processes):  # each submit starts a process (there is no idle one yet)
+                self._pool.submit(int)
         else:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guided-decoding-compile")
+            self._pool.submit(_warm_up, vocabulary)
+        weakref.finalize(self, self._pool.shutdown, wait=False)  # an engine's processes end with it
 
     def submit(self, key: str, grammar: Callable[[], Grammar]) -> Future[CompiledGrammar]:
         """The compile of what ``key`` names (``grammar()`` builds it): started now, already
@@ -100,11 +110,11 @@ class CompileWorker:
 
 
 def default_processes() -> int:
-    """``GUIDED_DECODING_COMPILE_PROCESSES``, or half the CPUs (1 to 4)."""
+    """``GUIDED_DECODING_COMPILE_PROCESSES``, or the number of CPUs (1 to 4)."""
     configured = os.environ.get("GUIDED_DECODING_COMPILE_PROCESSES")
     if configured is not None:
         return max(0, int(configured))
-    return max(1, min(MAX_PROCESSES, (os.cpu_count() or 1) // 2))
+    return max(1, min(MAX_PROCESSES, os.cpu_count() or 1))
 
 
 _vocabulary: Vocabulary | None = None  # in a worker process: the engine's vocabulary
@@ -113,6 +123,14 @@ _vocabulary: Vocabulary | None = None  # in a worker process: the engine's vocab
 def _start_worker(vocabulary: Vocabulary) -> None:
     global _vocabulary
     _vocabulary = vocabulary
+    _warm_up(vocabulary)
+
+
+def _warm_up(vocabulary: Vocabulary) -> None:
+    """What every compile needs first, done before the first request: the Numba kernels (loaded
+    from their cache, or compiled) and the vocabulary's token trie."""
+    compile_kernels()
+    token_trie(vocabulary)
 
 
 def _compile_in_worker(grammar: Callable[[], Grammar]) -> CompiledGrammar:

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from .spec import ConstraintSpec
 
 MAX_TRIES = 256  # ASAp tries kept per engine (one per prompt and grammar)
 _ACTING = "_guided_decoding_engine"
+_latest: weakref.ref[ConstraintEngine] | None = None  # the engine made last in this process
 
 
 @dataclass
@@ -81,14 +83,27 @@ class ConstraintEngine:
         carries the mark."""
         if getattr(vllm_config, _ACTING, None) is not None:
             return None
+        global _latest
         engine = cls.from_model_config(vllm_config.model_config)
         object.__setattr__(vllm_config, _ACTING, engine)
+        _latest = weakref.ref(engine)
         return engine
+
+    @staticmethod
+    def precompile(spec: ConstraintSpec) -> None:
+        """Start compiling a request's constraint where it came in, when the engine made last lives
+        in this process (offline ``LLM``, whose engine core runs in-process): its admission then
+        finds the compile running, or done. On a server (the engine in another process) the
+        compile starts at admission."""
+        engine = _latest() if _latest is not None else None
+        if engine is not None:
+            engine.compiler.submit(spec.digest, spec.build)
 
     def admit(self, params: Any) -> ConstrainedRequest | None:
         """The request's constraint (its grammar built and compiled in the background), or None.
         ``validate_params`` built the grammar once already where the request came in (a grammar
-        that cannot be built was refused there), but that may be another process."""
+        that cannot be built was refused there) and, in this process, started its compile
+        (:meth:`precompile`): then this finds it."""
         spec = ConstraintSpec.from_extra_args(params.extra_args, build=False)
         if spec is None:
             return None

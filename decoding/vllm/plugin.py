@@ -49,7 +49,10 @@ class GuidedDecodingLogitsProcessor(LogitsProcessor, RunnerV2Processor):
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
-        check_sampling(sampling_params, ConstraintSpec.from_extra_args(sampling_params.extra_args))
+        spec = ConstraintSpec.from_extra_args(sampling_params.extra_args)
+        check_sampling(sampling_params, spec)
+        if spec is not None:
+            ConstraintEngine.precompile(spec)
 
     # -- the V1 interface ----------------------------------------------------------------------
     def is_argmax_invariant(self) -> bool:
