@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import GrammarTooLargeError
 from .glr_walk import (END, END_BEFORE, GO_SETTLE, IGNORED_END, OVERFLOW, SETTLE_AT, classify,
-                       mark_tokens, subtree_walk)
+                       mark_tokens, subtree_tokens, subtree_walk)
 
 MAX_BRANCHES = 512
 MAX_STACKS = 20_000
@@ -99,6 +99,7 @@ class GeneralParser:
         self._out = np.zeros(compiled.bitmask_words, dtype=np.uint32)  # zero between walks
         self._touched = np.empty(compiled.bitmask_words, dtype=np.int32)
         self._walks: dict = {}
+        self._potentials: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._clear()
         self.initial = GeneralState((((pt.start_state,), 0),), b"", None, 0)
@@ -308,6 +309,7 @@ class GeneralParser:
         settled: list[np.ndarray] = []
         seen: set = set()
         work: list[tuple[Stack, _Walk]] = []
+        many = len(key) > 1
         for stack, q in key:
             walk = self._walk(_ROOT_WHERE, _ROOT, SETTLE_AT, q, self._col(stack), self.acc(stack))
             out[walk.words] |= walk.values
@@ -319,9 +321,16 @@ class GeneralParser:
                 if item in seen:
                     continue
                 seen.add(item)
+                if many:  # skip a group whose every token below is already allowed
+                    words, values = self._potential(walk.serial, g, nodes)
+                    if np.array_equal(out[words] & values, values):
+                        continue
                 stacks = self._end_terminal(self._at_col(stack, col), t)
                 if stacks and kind == SETTLE_AT:
-                    settled.append(nodes)
+                    if many:  # at once: the test above reads them
+                        mark_tokens(out, nodes, self.trie.token_start, self.trie.token_ids)
+                    else:
+                        settled.append(nodes)
                 for s2 in stacks:
                     child = self._walk((walk.serial, g), nodes, kind, 0, self._col(s2), self.acc(s2))
                     out[child.words] |= child.values
@@ -356,6 +365,22 @@ class GeneralParser:
         if len(self._walks) >= MAX_WALKS:
             self._walks.clear()
         self._walks[key] = hit
+        return hit
+
+    def _potential(self, serial: int, g: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens at and below a group's nodes (mask words and their values): the most that
+        following the group from any branch can allow."""
+        hit = self._potentials.get((serial, g))
+        if hit is None:
+            out, touched = self._out, self._touched
+            nt = subtree_tokens(nodes, self.trie.subtree_end, self.trie.token_start,
+                                self.trie.token_ids, out, touched)
+            words = touched[:nt].copy()
+            hit = (words, out[words])
+            out[words] = 0
+            if len(self._potentials) >= MAX_WALKS:
+                self._potentials.clear()
+            self._potentials[(serial, g)] = hit
         return hit
 
     def _root_walk(self, q: int, col: int, acc: int) -> "_Walk":

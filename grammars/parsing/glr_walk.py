@@ -161,3 +161,20 @@ def mark_tokens(out, nodes, token_start, token_ids):
         for k in range(token_start[n], token_start[n + 1]):
             tok = token_ids[k]
             out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+
+
+@njit(cache=True)
+def subtree_tokens(nodes, subtree_end, token_start, token_ids, out, touched):
+    """Set in ``out`` (zero on entry) every token at or below each of ``nodes`` (the most a group
+    of boundaries can add to a mask), listing the words it set non-zero in ``touched``; returns
+    their number."""
+    nt = 0
+    for n in nodes:
+        for j in range(token_start[n], token_start[subtree_end[n]]):
+            tok = token_ids[j]
+            w = tok >> 5
+            if out[w] == 0:
+                touched[nt] = w
+                nt += 1
+            out[w] |= np.uint32(1) << np.uint32(tok & 31)
+    return nt
