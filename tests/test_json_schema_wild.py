@@ -1,6 +1,7 @@
 """Schemas as written in the wild (issue 16, second round): anchors at the ends of groups and
-alternatives, leading lookaheads, two patterns in one allOf, long strings, large maxItems,
-tagged-union oneOf, and refusals that name the schema path. Instances are walked token by token
+alternatives, leading lookaheads (in patternProperties too), two patterns in one allOf, long strings,
+large maxItems, tagged-union oneOf, a recursive $ref beside other keywords, uniqueItems over listed
+values or where vacuous, integer multipleOf between bounds, and refusals that name the schema path. Instances are walked token by token
 through the SmolLM2 tokenizer and checked against ``jsonschema``'s validator for the draft."""
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ def test_long_plain_strings_count_chunks_instead_of_unrolling(tok):
           [{"Body": "x" * 300}, {"Body": "ab" * 2500}, {"Body": "é\"\n" * 3333 + "z"}, {"Note": 7},
            {"Note": "y" * 32767}, {"Note": ""}],
           [{"Body": "x" * 299}, {"Body": "x" * 10001}, {"Body": "\"" * 10001}, {"Note": "y" * 32768}, {"Note": 1.5}])
+    # CloudFormation Arn/BucketName: maxLength a multiple of the chunk (the last rule was left
+    # undefined), with a format this draft does not know (an annotation: the chunks still apply)
+    arn = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "string", "minLength": 20,
+           "maxLength": 2048, "format": "AWS::S3::Bucket.Name"}
+    check(tok, arn, ["x" * 20, "x" * 256, "y" * 1792 + "z" * 256], ["x" * 19, "x" * 2049, 5])
     huge = {"type": "string", "maxLength": 1000000}
     assert json_schema_to_lark(huge).count("\n") < 1100
     with pytest.raises(UnsupportedSchemaError, match="maxLength") as e:
@@ -152,3 +158,79 @@ def test_key_and_string_classes_that_match_nothing_are_dropped(tok):
                         {"properties": {"out": {"pattern": "^out/"}}}]}
     check(tok, schema, [{"out": "out/a.js"}, {"minify": 1}, {}, {"out": "out/.js", "minify": True}],
           [{"out": "a.js"}, {"out": "out/a.css"}, {"out": "a.css", "minify": 1}, {"out": 5}])
+
+
+def test_recursive_ref_beside_other_keywords_is_unfolded(tok):
+    # schemastore/resjson (draft-04): anyOf [string, $ref resource] beside minProperties, where
+    # resource's values are that same schema: the merged $ref is its target merged with the rest
+    resjson = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+               "additionalProperties": {"minProperties": 1, "anyOf": [{"type": "string"}, {"$ref": "#/definitions/r"}]},
+               "definitions": {"r": {"type": "object", "additionalProperties": {
+                   "minProperties": 1, "anyOf": [{"type": "string"}, {"$ref": "#/definitions/r"}]}}}}
+    check(tok, resjson, [{}, {"a": "x"}, {"a": {"b": "y"}}, {"a": {"b": {"c": "z", "d": "w"}}}],
+          [{"a": {}}, {"a": {"b": {}}}, {"a": 1}, {"a": {"b": {"c": {}}}}])
+    # 2020-12: the root a $ref to a tree node, with required beside it (the children need not)
+    tree = {"$defs": {"n": {"type": "object", "properties": {
+        "v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/n"}}}}},
+        "$ref": "#/$defs/n", "required": ["v"]}
+    check(tok, tree, [{"v": 1}, {"v": 1, "kids": [{}, {"kids": [{"v": 2}]}]}],
+          [{}, {"kids": []}, {"v": 1, "kids": [{"v": "x"}]}, {"v": 1.5}])
+    # siblings inside the recursion (the same merged schema comes back: one rule, named early)
+    nested = {"$defs": {"n": {"type": "object", "properties": {"c": {"$ref": "#/$defs/n", "maxProperties": 1}}}},
+              "allOf": [{"$ref": "#/$defs/n"}], "minProperties": 1}
+    check(tok, nested, [{"c": {}}, {"c": {"c": {"c": {}}}}, {"c": {}, "x": 1}],
+          [{}, {"c": {"c": {}, "x": 1}}, {"c": {"c": {"c": 1}}}])
+
+
+def test_unique_items_over_listed_values_and_where_vacuous(tok):
+    # schemastore/proxies: 9 HTTP methods (was refused past 8 values); 1 == 1.0 and true != 1 as
+    # jsonschema compares them
+    methods = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array", "uniqueItems": True,
+               "minItems": 1, "items": {"enum": ["GET", "POST", "HEAD", "OPTIONS", "PUT", "TRACE", "DELETE", "PATCH", 1]}}
+    check(tok, methods, [["GET"], ["PUT", "GET", 1], ["TRACE", "PATCH", "DELETE", "PUT", "OPTIONS", "HEAD", "POST", "GET", 1]],
+          [[], ["GET", "GET"], ["GET", "POST", "GET"], ["get"], [1, 1.0], [True], ["RAW:[1,1]"]])
+    mixed = {"type": "array", "uniqueItems": True, "items": {"enum": [1, True, False, None, 0, "a", 2, 3, 4]}}
+    check(tok, mixed, [[1, True], [0, False, None], [True, False, 1, 0]], [[1, 1.0], [0, 0], [True, True]])
+    # vacuous: at most one item, or prefixItems of different types and no more items (draft-07 form too)
+    one = {"type": "array", "uniqueItems": True, "maxItems": 1, "items": {"type": "string"}}
+    check(tok, one, [[], ["a"]], [["a", "b"], ["a", "a"], [1]])
+    tuple_ = {"type": "array", "uniqueItems": True, "prefixItems": [{"type": "string"}, {"type": "integer"},
+                                                                    {"type": "null"}], "items": False}
+    check(tok, tuple_, [["a"], ["a", 1, None]], [["a", 1, None, 2], [1], ["a", "b"]])
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array", "uniqueItems": True,
+              "items": [{"const": "x"}, {"const": "y"}], "additionalItems": False}
+    check(tok, draft7, [["x", "y"], ["x"]], [["x", "x"], ["y", "x"], ["x", "y", "z"]])
+    # refused, naming the keyword and the path: free strings, overlapping prefixItems, too many values
+    for schema in ({"type": "object", "properties": {"t": {"type": "array", "uniqueItems": True, "items": {"type": "string"}}}},
+                   {"type": "object", "properties": {"t": {"uniqueItems": True, "prefixItems": [{"type": "string"}, {}],
+                                                           "items": False}}},
+                   {"type": "object", "properties": {"t": {"uniqueItems": True, "items": {"enum": list(range(20))}}}}):
+        with pytest.raises(UnsupportedSchemaError, match="uniqueItems") as e:
+            json_schema_to_lark(schema)
+        assert e.value.path == "#/properties/t/uniqueItems"
+
+
+def test_integer_multiple_of_between_bounds_is_listed(tok):
+    # schemastore/minecraft-dimension-type: min_y a multiple of 16 in [-2032, 2031] (was refused)
+    schema = {"type": "object", "properties": {
+        "min_y": {"type": "integer", "minimum": -2032, "maximum": 2031, "multipleOf": 16},
+        "n": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 21, "multipleOf": 7}}}
+    check(tok, schema, [{"min_y": -2032}, {"min_y": 0}, {"min_y": 2016}, {"n": 7}, {"n": 14}],
+          [{"min_y": 2032}, {"min_y": -2048}, {"min_y": 8}, {"min_y": 1.5}, {"n": 0}, {"n": 21}, {"n": 3}])
+    with pytest.raises(UnsupportedSchemaError, match="multipleOf") as e:  # too many to list
+        json_schema_to_lark({"type": "object", "properties": {"k": {"type": "integer", "minimum": 0,
+                                                                     "maximum": 10 ** 6, "multipleOf": 3}}})
+    assert e.value.path == "#/properties/k/multipleOf"
+
+
+def test_pattern_properties_with_leading_lookaheads(tok):
+    # CloudFormation Tags `^(?!aws:).+$`, schemastore/pipelines `^(?!-)[-a-z0-9]{0,49}[a-z0-9]$`: a key
+    # misses such a pattern when it misses the body, or meets the body and fails the lookahead
+    schema = {"type": "object", "properties": {"aws:z": {"type": "integer"}},  # meets ^a only
+              "patternProperties": {"^(?!aws:).+$": {"type": "string"}, "^a": {"maxLength": 2},
+                                    "^(?!-)[-a-z]{0,3}[a-z]$": {"minLength": 1}},
+              "additionalProperties": {"type": "integer"}}
+    check(tok, schema,
+          [{"x": "s"}, {"aws:x": "s"}, {"": 3}, {"ab": "xy"}, {"aws:": 5}, {"aws:z": 3}, {"a-b": "s"}, {"\n": 1}],
+          [{"x": 1}, {"aws:x": "long"}, {"": "s"}, {"ab": "xyz"}, {"aws:z": "s"}, {"a-b": ""}, {"\n": "s"},
+           {"-ab": "s", "b": 1}])

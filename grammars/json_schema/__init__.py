@@ -21,14 +21,16 @@ Keywords: boolean schemas, ``type`` (and unions), ``enum``, ``const``, ``propert
 ``contains``/``minContains``/``maxContains``, ``minLength``/``maxLength``, ``pattern`` (ECMA-262,
 see :mod:`grammars.json_schema.patterns`), ``format`` (:mod:`grammars.json_schema.formats`; an unknown format is an
 annotation, with a warning), ``minimum``/``maximum`` and the exclusive ones on any number
-(:mod:`grammars.json_schema.numbers`), ``multipleOf`` (for integers when ``1/m`` is an integer, for
-numbers ``10**-d``), ``allOf`` (merged), ``anyOf``, ``oneOf`` and ``not`` and ``if``/``then``/
+(:mod:`grammars.json_schema.numbers`), ``multipleOf`` (for integers when ``1/m`` is an integer, integer
+``m`` as the last digits decide it or, between bounds, listed; for numbers ``10**-d``), ``allOf`` (merged), ``anyOf``, ``oneOf`` and ``not`` and ``if``/``then``/
 ``else`` (exact: branches that provably share no value, such as a tagged union's, are taken as
 they are; other overlapping branches are made disjoint through negation), ``unevaluatedProperties``/
 ``unevaluatedItems`` (as the evaluated keywords merged into one schema see them), ``$ref``/``$defs``
 including recursion, ``$anchor``, ``$id`` base URIs, a ``$dynamicRef`` that resolves statically,
-references into other documents given as ``resources``, and ``uniqueItems`` over at most
-``MAX_UNIQUE`` listed values. Not supported: ``uniqueItems`` over free values, other ``multipleOf``
+references into other documents given as ``resources``, and ``uniqueItems`` over listed values
+(an automaton over the sets used, at most ``MAX_UNIQUE_WORK`` moves) or where no two items can be
+equal (``maxItems`` 1, provably different ``prefixItems``). Not supported: ``uniqueItems`` over
+free values (strings, numbers, objects: it needs a check past the grammar), other ``multipleOf``
 values, dynamic scopes, remote fetching, and the negation of some of these. Large ``maxLength``
 (plain strings) and ``maxItems`` are counted by rules, not unrolled.
 

@@ -203,6 +203,7 @@ class SchemaAlgebra:
         or a name one requires that the other forbids). Only keywords that narrow the language are
         read, so every other keyword may be ignored (a superset): never True for overlapping ones."""
         self.spend(path)
+        a, b = self.unfolded(a, path), self.unfolded(b, path)
         for x, y in ((a, b), (b, a)):
             if "enum" in x or "const" in x:
                 vals = list(x["enum"]) if "enum" in x else [x["const"]]
@@ -235,6 +236,22 @@ class SchemaAlgebra:
                 if alts is not None and all(self.apart(alt, y, path, depth + 1) for alt in alts):
                     return True
         return False
+
+    def unfolded(self, s: dict, path: str) -> dict:
+        """The flattened ``s`` with a recursive ``$ref`` at its top replaced by its target merged
+        with the rest (a few levels), so :meth:`apart` reads the target's types and constants; as
+        it is when that cannot be done (the rest alone: a superset)."""
+        for _ in range(4):
+            if "$ref" not in s:
+                break
+            rest = dict(s)
+            ref = rest.pop("$ref")
+            try:
+                target = self.flatten(self.resolve_ref(ref, path), ref)
+                s = self.merge(target, rest, path) if rest else target
+            except (_Never, UnsupportedSchemaError):
+                break
+        return s
 
     def may_meet(self, x, y, path: str) -> bool:
         """False when the schemas ``x`` and ``y`` provably share no value (so ``x and y`` is empty)."""

@@ -14,7 +14,7 @@ from ..errors import UnsupportedRegexError
 from ..regex import regex_byte_dfa
 from .errors import UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _finite, _json_equal, _ptr
-from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE
+from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE_WORK
 
 MAX_BLOCKS = 128  # repeat_rule: about this many blocks of this many items at most (lark's analysis time)
 from .patterns import CH, enc_str
@@ -33,7 +33,7 @@ class Containers:
         outside = [frozenset(x) for x in dict.fromkeys(tuple(x) for x in schema.get("$keysOutside", []))]
         full = (1 << len(outside)) - 1
         names = self.property_names(schema, props, path)  # (checks, body) on key contents
-        patterns = self.pattern_properties(schema, path)  # [(content regex, schema)]
+        patterns = self.pattern_properties(schema, path)  # [(checks, content regex, schema)]
         missing = [r for r in required if r not in props]
         for r in missing:
             props[r] = None  # not declared: the pattern schemas or additionalProperties below
@@ -42,7 +42,8 @@ class Containers:
             """What the value of a key must satisfy: its own schema, the schemas of the patterns
             it matches, additionalProperties if neither."""
             spelled = _canon(name)[1:-1]
-            hits = [sub for r, sub in patterns if re.fullmatch(r, spelled)]
+            hits = [sub for pchecks, r, sub in patterns if re.fullmatch(r, spelled)
+                    and all(bool(re.fullmatch(c, spelled)) != neg for neg, c in pchecks)]
             own = props[name]
             if own is None and not hits:
                 return addl
@@ -66,19 +67,21 @@ class Containers:
             checks = checks + [(True, "|".join(enc_str(n) for n in props))]
         extras = []
         for hit in itertools.product((False, True), repeat=len(patterns)) if body is not None else ():
-            subs = [sub for (r, sub), h in zip(patterns, hit) if h]
+            subs = [sub for (_, _, sub), h in zip(patterns, hit) if h]
             target = addl if not subs else (subs[0] if len(subs) == 1 else {"allOf": subs})
             if target is False:
                 continue
-            if any(not h and self.every_key_matches(r) for (r, _), h in zip(patterns, hit)):
+            if any(not h and not pchecks and self.every_key_matches(r) for (pchecks, r, _), h in zip(patterns, hit)):
                 continue  # no key is outside this pattern (".*"): the class would match nothing
             try:
                 vsym = self.value(target, _ptr(path, "additionalProperties" if not subs else "patternProperties"))
             except _Never:
                 continue
-            key_checks = checks + [(not h, r) for (r, _), h in zip(patterns, hit)]
-            key = self.term(self.render(self.guarded(key_checks, f'"{body}":', ":")), _ptr(path, "propertyNames"))
-            extras.append(f"{key} {vsym}")
+            for key_checks in self.key_class_checks(checks, patterns, hit):
+                key = self.render(self.guarded(key_checks, f'"{body}":', ":"))
+                if any(pchecks for pchecks, _, _ in patterns) and self.matches_nothing(key):
+                    continue  # e.g. a key both starting with "a" and with "-"
+                extras.append(f"{self.term(key, _ptr(path, 'propertyNames'))} {vsym}")
         extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
         if hi is not None and len([m for m in members if m[2]]) > hi:
             raise _Never()
@@ -198,21 +201,39 @@ class Containers:
                                          _ptr(path, "propertyNames", k))
         return self.string_parts(flat, _ptr(path, "propertyNames"))
 
+    @staticmethod
+    def key_class_checks(checks: list, patterns: list, hit: tuple) -> list[list]:
+        """The lookahead checks of the keys that match the patterns ``hit`` marks and no other, as
+        disjoint conjunctions: a pattern with its own checks ``c`` (leading lookaheads) and body
+        ``b`` is missed by ``not b``, or ``b`` and the first of ``c`` failing (each after the
+        earlier ones hold)."""
+        options = [list(checks)]
+        for (pchecks, r, _), h in zip(patterns, hit):
+            if h:
+                ways = [pchecks + [(False, r)]]
+            else:
+                ways = [[(True, r)]] + [[(False, r)] + pchecks[:i] + [(not neg, c)] for i, (neg, c) in enumerate(pchecks)]
+            options = [o + w for o in options for w in ways]
+        return options
+
     def pattern_properties(self, schema, path) -> list:
-        """``patternProperties`` as [(regex over key contents, schema)]."""
+        """``patternProperties`` as [(checks, regex over key contents, schema)] (checks: the
+        pattern's leading lookaheads, ``(negated, regex)``, see :func:`pattern_parts`)."""
         pp = schema.get("patternProperties", {})
         if len(pp) > MAX_PATTERNS:
             raise UnsupportedSchemaError(f"more than {MAX_PATTERNS} patternProperties (each set of matched patterns "
                                          "is one key class)", "patternProperties", _ptr(path, "patternProperties"))
-        return [(self.pattern_regex(k, _ptr(path, "patternProperties", k)), v) for k, v in pp.items()]
+        return [(*self.pattern_parts(k, _ptr(path, "patternProperties", k)), v) for k, v in pp.items()]
 
     def array(self, schema, path) -> str:
-        if schema.get("uniqueItems"):
-            values = self.unique_domain(schema, path)
-            if values is not None:
+        if schema.get("uniqueItems") and not self.unique_vacuous(schema, path):
+            values, work = self.unique_domain(schema, path)
+            if values is not None and work <= MAX_UNIQUE_WORK:
                 return self.unique_array(values, schema)
-            self.unsupported("uniqueItems", path, f"uniqueItems is supported for arrays whose items are at most "
-                             f"{MAX_UNIQUE} listed values (enum, const, boolean, null) without prefixItems or contains")
+            self.unsupported("uniqueItems", path, "uniqueItems is supported for items of listed values (enum, const, "
+                             f"boolean, null) within {MAX_UNIQUE_WORK} automaton moves"
+                             + (f" (these take {work})" if values else "") + ", maxItems <= 1, or provably different "
+                             "prefixItems; over free strings, numbers or objects it needs a check a grammar cannot make")
         if "unevaluatedItems" in schema:
             self.unsupported("unevaluatedItems", path, "unevaluatedItems beside contains is not supported")
         prefix = list(schema.get("prefixItems", []))
@@ -294,15 +315,39 @@ class Containers:
                                      for t in range(b - 1, 0, -1)] + [f"{name}_b: " + " ".join([unit] * b)]
         return f"{name}_o0"
 
-    def unique_domain(self, schema, path) -> list | None:
-        """The distinct values an item of a ``uniqueItems`` array may take, when they are few and
-        listed (``enum``/``const``/``boolean``/``null`` items); None otherwise."""
+    def unique_vacuous(self, schema, path) -> bool:
+        """Whether no two items of the array can be equal, so ``uniqueItems`` says nothing: at most
+        one item, or only ``prefixItems`` whose schemas are pairwise provably apart."""
+        hi = schema.get("maxItems")
+        if hi is not None and hi <= 1:
+            return True
+        prefix = list(schema.get("prefixItems", []))
+        if len(prefix) < 2:
+            return False
+        if hi is None or hi > len(prefix):
+            try:
+                self.flatten(schema.get("items", True), _ptr(path, "items"))
+                return False  # items may follow the prefix
+            except _Never:
+                pass
+        flat = []
+        for i, sub in enumerate(prefix[:hi]):
+            try:
+                flat.append(self.flatten(sub, _ptr(path, "prefixItems", i)))
+            except _Never:
+                break  # no item here, so none after it
+        return all(self.apart(a, b, path) for i, a in enumerate(flat) for b in flat[i + 1:])
+
+    def unique_domain(self, schema, path) -> tuple[list | None, int]:
+        """The distinct values an item of a ``uniqueItems`` array may take, when they are listed
+        (``enum``/``const``/``boolean``/``null`` items), and the moves of the automaton over the
+        sets of values used (:meth:`unique_array`): (None, 0) otherwise."""
         if schema.get("prefixItems") or "contains" in schema:
-            return None
+            return None, 0
         try:
             items = self.flatten(schema.get("items", True), _ptr(path, "items"))
         except _Never:
-            return []
+            return [], 0
         items = {k: v for k, v in items.items() if k not in ANNOTATIONS}
         if "enum" in items or "const" in items:
             values = self.listed_values(items)
@@ -310,12 +355,14 @@ class Containers:
             t = items["type"]
             values = ([True, False] if "boolean" in t else []) + ([None] if "null" in t else [])
         else:
-            return None
+            return None, 0
         distinct = []
         for v in values:
             if _finite(v) and not any(_json_equal(v, d) for d in distinct):
                 distinct.append(v)
-        return distinct if len(distinct) <= MAX_UNIQUE else None
+        n = len(distinct)
+        hi = n if schema.get("maxItems") is None else min(int(schema["maxItems"]), n)
+        return distinct, n * sum(math.comb(n, i) for i in range(hi + 1))  # sets of up to hi values, n moves each
 
     def unique_array(self, values: list, schema) -> str:
         """Arrays of distinct ``values``: an automaton over the set of values used so far."""

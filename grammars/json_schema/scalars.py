@@ -20,6 +20,7 @@ from .patterns import CH, PatternError, enc_str, pattern_parts, pattern_regex
 
 
 LONG_STRING = 1024  # a plain string with a longer maxLength is a chain of chunk tokens (long_string)
+MAX_LISTED_MULTIPLES = 1024  # integer multipleOf between bounds: the multiples listed, up to this many
 
 
 class Scalars:
@@ -79,8 +80,10 @@ class Scalars:
         linear in ``maxLength / k`` rules and ``k`` DFA states, not ``maxLength`` states. None:
         the string is one token (:meth:`string`)."""
         hi = schema.get("maxLength")
-        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("pattern", "format", "$notIn", "$notMatching",
+        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("pattern", "$notIn", "$notMatching",
                                                                        "$alsoPattern")):
+            return None
+        if self.asserted_format(schema, path) is not None:
             return None
         lo, hi = int(schema.get("minLength", 0)), int(hi)
         if lo > hi:
@@ -92,13 +95,16 @@ class Scalars:
         name = self.new_rule("longstr")
         chunk = self.term(f"{CH}{{{k}}}", path)
         q = hi // k
-        for j in range(q + 1):
+        last = q if hi % k else q - 1  # rule j: the rest after j chunks (none left after q chunks of k)
+        for j in range(last + 1):
             a, b = max(0, lo - j * k), min(k - 1, hi - j * k)
             alts = []
             if b >= max(a, 1):
                 alts.append(self.term(f"{CH}{{{max(a, 1)},{b}}}", path))
-            if j < q:
+            if j < last:
                 alts.append(f"{chunk} {name}_{j + 1}")
+            elif j < q:
+                alts.append(chunk)  # the last chunk ends the string
             if not alts:
                 raise _Never()
             body = " | ".join(alts)
@@ -106,19 +112,26 @@ class Scalars:
         self.rules.append(f'{name}: {self.term(self.ws + chr(34), path)} {name}_0 {self.term(chr(34), path)}')
         return name
 
-    def string_parts(self, schema, path) -> tuple[list, str]:
-        """([(negated, content regex)], content regex of the body) for a string schema."""
-        lo = schema.get("minLength", 0)
-        hi = schema.get("maxLength")
+    def asserted_format(self, schema, path) -> str | None:
+        """The ``format`` of a string schema that constrains it (one of ``FORMATS``); None when there
+        is none or it is an unknown one (an annotation, warned about); refuses a known one that is
+        not supported."""
         fmt = schema.get("format")
-        pat = schema.get("pattern")
         if fmt is not None and fmt not in FORMATS:
             if fmt in KNOWN_FORMATS:
                 self.unsupported("format", path, f"format {fmt!r} is not supported (supported: {', '.join(sorted(FORMATS))})")
             else:
                 warnings.warn(f"{_ptr(path, 'format')}: unknown format {fmt!r}: JSON Schema 2020-12 makes an unknown "
-                              "format an annotation, so it does not constrain the string", stacklevel=4)
-            fmt = None
+                              "format an annotation, so it does not constrain the string", stacklevel=5)
+            return None
+        return fmt
+
+    def string_parts(self, schema, path) -> tuple[list, str]:
+        """([(negated, content regex)], content regex of the body) for a string schema."""
+        lo = schema.get("minLength", 0)
+        hi = schema.get("maxLength")
+        fmt = self.asserted_format(schema, path)
+        pat = schema.get("pattern")
         if hi is not None and hi > MAX_REPEAT * 16:
             raise UnsupportedSchemaError(f"maxLength {hi} with pattern or format is above the bound {MAX_REPEAT * 16}",
                                          "maxLength", _ptr(path, "maxLength"))
@@ -169,6 +182,10 @@ class Scalars:
             regex = multiple_regex(int(m))  # integer multiples of m: decided by the last digits
             if regex is not None:
                 return regex
+        if _is_num(m) and m == int(m) and m > 1 and integral is not False:
+            listed = self.bounded_multiples(int(m), bounds)
+            if listed is not None:
+                return listed
         if "multipleOf" in schema:
             integral, digits = self.multiple_of(schema["multipleOf"], integral, path)
         else:
@@ -195,6 +212,25 @@ class Scalars:
             regex = {None: rf"-?(?:0|[1-9][0-9]*)(?:{frac})?", False: rf"-?(?:0|[1-9][0-9]*){frac}",
                      True: INTEGER}[integral]
         return regex
+
+    def bounded_multiples(self, m: int, bounds: dict) -> str | None:
+        """The multiples of the integer ``m`` between finite bounds (``Fraction`` values by
+        keyword), listed, when there are at most ``MAX_LISTED_MULTIPLES``; None otherwise."""
+        lo = max([bounds[k] for k in ("minimum", "exclusiveMinimum") if k in bounds], default=None)
+        hi = min([bounds[k] for k in ("maximum", "exclusiveMaximum") if k in bounds], default=None)
+        if lo is None or hi is None:
+            return None
+        first, last = math.ceil(lo / m), math.floor(hi / m)
+        if last - first + 1 > MAX_LISTED_MULTIPLES:
+            return None
+        values = [k * m for k in range(first, last + 1)
+                  if not ("exclusiveMinimum" in bounds and k * m <= bounds["exclusiveMinimum"])
+                  and not ("exclusiveMaximum" in bounds and k * m >= bounds["exclusiveMaximum"])
+                  and not ("minimum" in bounds and k * m < bounds["minimum"])
+                  and not ("maximum" in bounds and k * m > bounds["maximum"])]
+        if not values:
+            raise _Never()
+        return "(?:" + "|".join(str(v) for v in values) + ")"
 
     def multiple_of(self, m, integral, path) -> tuple[bool | None, int | None]:
         """``multipleOf m`` as (integral, most fraction digits): exact when ``1/m`` is an integer

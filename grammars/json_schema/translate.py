@@ -68,6 +68,8 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         self.ref_rules: dict[str, str] = {}
         self.recursive_refs = self._recursive_refs()
         self.n = 0
+        self.unfolding: set[str] = set()  # recursive $refs being unfolded (see branches)
+        self.in_progress: dict[str, str | None] = {}  # keys of schemas being translated -> rule named early
 
     # -- plumbing --
     def unsupported(self, keyword: str, path: str, why: str) -> None:
@@ -98,6 +100,13 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
     # -- values --
     def value(self, schema, path: str) -> str:
         """The grammar symbol (rule or terminal) for the values of ``schema``; raises _Never."""
+        saved, self.unfolding = self.unfolding, set()  # a value inside: unfolding starts afresh
+        try:
+            return self._value(schema, path)
+        finally:
+            self.unfolding = saved
+
+    def _value(self, schema, path: str) -> str:
         if isinstance(schema, dict) and set(schema) - ANNOTATIONS - {"$defs", "definitions"} == {"$ref"} and schema["$ref"] in self.recursive_refs:
             ref = schema["$ref"]
             if ref not in self.ref_rules:
@@ -111,11 +120,26 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         key = self.key(schema)
         if key in self.memo:
             return self.memo[key]
-        alts = self.alternatives(schema, path)
-        if len(alts) == 1 and alts[0][0].isupper():
+        if key in self.in_progress:  # back at a schema being translated (an unfolded recursive $ref)
+            if self.in_progress[key] is None:
+                self.in_progress[key] = self.new_rule("v")
+            return self.in_progress[key]
+        self.in_progress[key] = None
+        try:
+            alts = self.alternatives(schema, path)
+        except _Never:
+            if self.in_progress.pop(key) is not None:
+                raise UnsupportedSchemaError("an unsatisfiable schema beside a recursive $ref is not supported",
+                                             "$ref", _ptr(path, "$ref")) from None
+            raise
+        except BaseException:
+            self.in_progress.pop(key)
+            raise
+        sym = self.in_progress.pop(key)
+        if sym is None and len(alts) == 1 and alts[0][0].isupper():
             sym = alts[0]
         else:
-            sym = self.new_rule("v")
+            sym = sym or self.new_rule("v")
             self.rules.append(f"?{sym}: " + " | ".join(alts))
         self.memo[key] = sym
         return sym
@@ -155,10 +179,20 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         """(scalar regexes, container rule names) whose union is the language of ``schema``."""
         if isinstance(schema, dict) and "$ref" in schema and schema["$ref"] in self.recursive_refs:
             rest = {k: v for k, v in schema.items() if k not in ANNOTATIONS and k not in ("$ref", "$defs", "definitions")}
-            if rest:
-                raise UnsupportedSchemaError("keywords beside a recursive $ref are not supported", "$ref", _ptr(path, "$ref"))
-            return [], [self.value({"$ref": schema["$ref"]}, path)]
+            if not rest:
+                return [], [self.value({"$ref": schema["$ref"]}, path)]
         schema = self.flatten(schema, path)
+        if "$ref" in schema:  # a recursive $ref with siblings: its target merged with them
+            ref = schema.pop("$ref")
+            if ref in self.unfolding:
+                raise UnsupportedSchemaError("keywords beside a $ref that comes back to itself before any value are "
+                                             "not supported", "$ref", _ptr(path, "$ref"))
+            self.unfolding.add(ref)
+            try:
+                target = self.flatten(self.resolve_ref(ref, path), ref)
+                return self.branches(self.merge(target, schema, path), path)
+            finally:
+                self.unfolding.discard(ref)
         for comb in ("anyOf", "oneOf"):
             if comb in schema:
                 rest = {k: v for k, v in schema.items() if k != comb}
@@ -214,8 +248,6 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
             if k not in known:
                 self.unsupported(k, path, "this keyword is not supported")
         schema = {k: v for k, v in schema.items() if k in known and k not in ANNOTATIONS}
-        if "$ref" in schema:  # recursive ref with siblings
-            raise UnsupportedSchemaError("keywords beside a recursive $ref are not supported", "$ref", _ptr(path, "$ref"))
         t = schema.get("type", list(TYPES))
         types = [t] if isinstance(t, str) else list(t)
         for x in types:
@@ -339,11 +371,14 @@ def _checked(grammar, term_paths: dict):
     for t in getattr(parser, "terminals", ()):
         if getattr(t.pattern, "type", None) != "re":
             continue
+        path = term_paths.get(t.name, "#")
         try:
-            regex_byte_dfa(t.pattern.value, t.pattern.flags)
+            dfa = regex_byte_dfa(t.pattern.value, t.pattern.flags)
         except UnsupportedRegexError as e:
-            path = term_paths.get(t.name, "#")
             detail = str(e).replace(t.pattern.value, "...") if len(t.pattern.value) > 80 else str(e)
             raise UnsupportedSchemaError(f"the values of {path} make a token the lexer cannot build ({detail})",
                                          None, path) from None
+        if not dfa.accepting.any():  # else the compile fails naming the terminal ("... would swallow ...")
+            raise UnsupportedSchemaError(f"the values of {path} make a token that matches no text (a case the "
+                                         "translator does not prune)", None, path)
     return grammar
