@@ -1,9 +1,11 @@
 """lark's front end for a grammar text: its terminals and rules, and whether it is LALR(1).
 
 Only what the engine reads is built: lark's grammar loader and compiler (terminals, BNF rules,
-``%ignore``) and its LALR(1) analysis, run once. No ``lark.Lark`` object, no lexer, no Python
-``re`` union per parser state: the engine has its own lexer (:mod:`grammars.lexing`). lark's own
-parser, for :meth:`LarkGrammar.parse`, is made on first use.
+``%ignore``) and the LALR(1) table, built by :mod:`grammars.parsing.lalr` (lark's table, on
+integers); lark's own analysis runs only for a grammar that has conflicts, to name them. No
+``lark.Lark`` object, no lexer, no Python ``re`` union per parser state: the engine has its own
+lexer (:mod:`grammars.lexing`). lark's own parser, for :meth:`LarkGrammar.parse`, is made on
+first use.
 
 lark's LALR(1) builder resolves shift/reduce conflicts as shifts (it only logs them) and refuses
 reduce/reduce ones. A grammar with either is compiled through the general path
@@ -31,6 +33,7 @@ from lark.utils import get_regexp_width
 
 from ..cache import cache_root, load_pickle, save_pickle
 from ..errors import GrammarError, GrammarSyntaxError, UndefinedSymbolError
+from .lalr import lalr_table
 
 _AT_LINE = re.compile(r"at line (\d+) column (\d+)")
 _UNDEFINED = re.compile(r"(?:Rule|Terminal|Using an undefined rule:?|Terminals? used but not defined:?)\W*'?(\w+)'?")
@@ -127,7 +130,10 @@ def _build(text: str, start: str, source: str) -> LarkGrammar:
     loaded, _ = load_grammar(text, source, [], False)
     terminals, rules, ignore = loaded.compile([start], set())
     _check_terminals(terminals, ignore)
-    analyzer = LALR_Analyzer(ParserConf(rules, None, [start]))
+    lalr = lalr_table(rules, start)
+    if lalr is not None:
+        return LarkGrammar(text, start, terminals, rules, ignore, lalr, ())
+    analyzer = LALR_Analyzer(ParserConf(rules, None, [start]))  # conflicts: lark's log names them
     messages: list[str] = []
     try:
         with _LarkDebugLog(messages):
