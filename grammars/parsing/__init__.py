@@ -1,7 +1,7 @@
-"""Parsing: LR tables from lark's LALR(1) analysis, and the general (GLR) path for grammars that
-LALR(1) cannot take (ambiguous ones, reduce/reduce and shift/reduce conflicts).
+"""Parsing: LR tables (lark's LALR(1) table, built on integers by ``lalr``), and the general
+(GLR) path for grammars that LALR(1) cannot take (ambiguous ones, reduce/reduce and shift/reduce conflicts).
 
-    grammar text ─► lark_build (lark's loader and LALR(1) analysis only, conflicts listed) ─► tables.ParseTables
+    grammar text ─► lark_build (lark's loader; lalr's table, or lark's analysis listing the conflicts) ─► tables.ParseTables
         no conflict, no indenter ─► the Numba kernels (grammars.kernels), one stack
         otherwise ─► general.general_parser ─► glr.GeneralParser (a set of stacks, several
                      actions per conflict cell) or indented.IndentedParser (lark's Indenter)

@@ -49,8 +49,9 @@ _log_lock = threading.Lock()
 class LarkGrammar:
     """What the engine reads of lark's front end, with the attribute names of a ``lark.Lark``:
     ``terminals``, ``rules``, ``lexer_conf.ignore``, ``options.parser`` (``"lalr"``, or
-    ``"earley"`` for a grammar with conflicts), and ``lalr``: lark's LALR(1) table as
-    ``({state: {symbol: [(kind, arg)]}}, start state)`` (None when there are conflicts).
+    ``"earley"`` for a grammar with conflicts), and ``lalr``: lark's LALR(1) table (built by
+    :mod:`grammars.parsing.lalr`) as ``({state: {symbol: [(kind, arg)]}}, start state)`` (None
+    when there are conflicts).
     ``parse(text)`` runs lark's own parser (LALR, or Earley for a grammar with conflicts).
 
     Example:
