@@ -88,9 +88,9 @@ SAMPLES = int(os.environ.get("GD_PYTHON_SAMPLES", "2"))
 
 
 def test_test_model_samples_parse_with_lark(python, test_model, test_tokenizer):
-    """Samples of the test model under python.lark (``SAMPLES`` of at most 16 tokens, in batches
+    """Samples of the test model under python.lark (``SAMPLES`` of at most 20 tokens, in batches
     of 25): no empty mask (generation would raise), every finished sample parses with lark, every
-    unfinished one is a prefix the grammar can go on from."""
+    unfinished one is a prefix the grammar can go on from whose longest complete prefix lark parses."""
     import torch
 
     from decoding.hf import GrammarLogitsProcessor, compile_for_tokenizer
@@ -98,25 +98,30 @@ def test_test_model_samples_parse_with_lark(python, test_model, test_tokenizer):
     g, oracle = python
     cg = compile_for_tokenizer(g, test_tokenizer, model=test_model)
     ids = test_tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Write a short Python function."}], add_generation_prompt=True,
+        [{"role": "system", "content": "Reply with Python code only: no prose, no Markdown."},
+         {"role": "user", "content": "Write a short Python function."}], add_generation_prompt=True,
         return_tensors="pt", return_dict=True)["input_ids"]
     torch.manual_seed(0)
     eos = set(cg.eos_token_ids)
     rows: list[list[int]] = []
     for batch in range(0, SAMPLES, 25):
-        out = test_model.generate(ids, logits_processor=[GrammarLogitsProcessor(cg)], max_new_tokens=16,
+        out = test_model.generate(ids, logits_processor=[GrammarLogitsProcessor(cg)], max_new_tokens=20,
                                   do_sample=True, num_return_sequences=min(25, SAMPLES - batch),
                                   pad_token_id=test_tokenizer.eos_token_id)
         rows += out.tolist()
-    finished = 0
+    finished = complete = 0
     for row in rows:
         new = row[ids.shape[1]:]
         end = next((i for i, t in enumerate(new) if t in eos), None)
-        m = GrammarMatcher(cg)
-        for t in new[:end]:
+        m, last = GrammarMatcher(cg), 0
+        for i, t in enumerate(new[:end]):
             m.advance(t)  # raises TokenRejectedError if the mask let a wrong token through
+            last = i + 1 if m.is_accepting() else last
         if end is not None:
             finished += 1
             assert m.is_accepting() and lark_accepts(oracle, test_tokenizer.decode(new[:end]))
+        elif last:  # the longest prefix the grammar may end at is a program for lark too
+            complete += 1
+            assert lark_accepts(oracle, test_tokenizer.decode(new[:last])), test_tokenizer.decode(new[:last])
     assert len(rows) == SAMPLES
-    print(f"python.lark samples: {SAMPLES}, finished {finished}")
+    print(f"python.lark samples: {SAMPLES}, finished {finished}, unfinished with a complete prefix {complete}")
