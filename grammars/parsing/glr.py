@@ -16,6 +16,8 @@ or an ambiguity that grows with the text).
 
 from __future__ import annotations
 
+import itertools
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -92,12 +94,11 @@ class GeneralParser:
         self._live, self._accept, self._extend = {}, {}, {}
         self.trie = compiled.trie
         self.node_byte = self.trie.node_byte.tolist()
-        self._serial = 0
+        self._serials = itertools.count(1)  # walk ids (next() is atomic: threads may share)
         self.tab_len = 8
         # per lexer state: whether an indenter's newline terminal is live (none here)
         self._newline_live = np.zeros(lx.transitions.shape[0], dtype=np.bool_)
-        self._out = np.zeros(compiled.bitmask_words, dtype=np.uint32)  # zero between walks
-        self._touched = np.empty(compiled.bitmask_words, dtype=np.int32)
+        self._local = threading.local()  # per-thread walk buffers (see _buffers)
         self._walks: dict = {}
         self._potentials: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -367,12 +368,21 @@ class GeneralParser:
         self._walks[key] = hit
         return hit
 
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's mask words for a walk (zero between walks) and its list of touched words."""
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            words = self.compiled.bitmask_words
+            buffers = self._local.buffers = (np.zeros(words, dtype=np.uint32),
+                                             np.empty(words, dtype=np.int32))
+        return buffers
+
     def _potential(self, serial: int, g: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The tokens at and below a group's nodes (mask words and their values): the most that
         following the group from any branch can allow."""
         hit = self._potentials.get((serial, g))
         if hit is None:
-            out, touched = self._out, self._touched
+            out, touched = self._buffers()
             nt = subtree_tokens(nodes, self.trie.subtree_end, self.trie.token_start,
                                 self.trie.token_ids, out, touched)
             words = touched[:nt].copy()
@@ -405,7 +415,7 @@ class GeneralParser:
 
     def _kernel_walk(self, nodes: np.ndarray, kind: int, q: int, col: int, acc: int) -> "_Walk":
         cont, ends, term = self._classes(acc)
-        trie, out, touched = self.trie, self._out, self._touched
+        trie, (out, touched) = self.trie, self._buffers()
         size = 256
         while True:
             b_node, b_kind, b_term, b_col = (np.empty(size, dtype=np.int32) for _ in range(4))
@@ -439,8 +449,7 @@ class GeneralParser:
             for n, *key in zip(nodes.tolist(), kinds.tolist(), terms.tolist(), cols.tolist()):
                 by.setdefault(tuple(key), []).append(n)
             groups = [(*key, np.array(ns, dtype=np.int32)) for key, ns in by.items()]
-        self._serial += 1
-        return _Walk(self._serial, words, values, tuple(groups))
+        return _Walk(next(self._serials), words, values, tuple(groups))
 
     def _classes(self, acc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per lexer state, what a byte does for the shiftable terminals ``acc``
