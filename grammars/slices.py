@@ -40,7 +40,8 @@ NOT_UTF8 = np.uint8(2)  # node flag: a token below is not complete, valid UTF-8
 MAX_SLICE_MASKS = 64  # cached slice masks per vocabulary (one per distinct key)
 _FRONTIER = 64  # lexer states followed at once through one UTF-8 character before giving up
 _REACHED = 128  # lexer states a slice may reach before the state gets no slice
-_ROUNDS = 32  # rounds of dropping the ways into a failing state before that search gives up
+_ROUNDS = 16  # rounds of dropping the ways into a failing state before that search gives up
+_GOOD_ENOUGH = 120 + 64  # a slice this large (ASCII bytes, + 64 with characters) is not improved on
 
 # Well-formed multi-byte UTF-8 (RFC 3629, no overlongs or surrogates): per lead-byte range, the
 # byte ranges of the character's bytes (lead first); (0, -1) pads.
@@ -68,6 +69,14 @@ def _goes_on(s, acc, live, accept, extend):
     return is_live and (not is_accept or extends)
 
 
+@njit(cache=True, inline="always")
+def _go(s, go, acc, live, accept, extend):
+    """:func:`_goes_on`, remembered per lexer state in ``go`` (-1: not known yet)."""
+    if go[s] < 0:
+        go[s] = _goes_on(s, acc, live, accept, extend)
+    return go[s] == 1
+
+
 @njit(cache=True)
 def _add(states, n, s2, cap):
     """Add s2 to states[:n] if new; the new count, or -1 past the cap."""
@@ -81,7 +90,7 @@ def _add(states, n, s2, cap):
 
 
 @njit(cache=True)
-def _char_ends(s, acc, transitions, live, accept, extend, seqs, ends, n_ends, frontier, nxt):
+def _char_ends(s, go, acc, transitions, live, accept, extend, seqs, ends, n_ends, frontier, nxt):
     """Add to ends[:n_ends] the lexer states after each well-formed multi-byte character read from
     s, if every byte of every such character keeps the terminal going; -1 if one does not (or
     past the caps)."""
@@ -94,9 +103,13 @@ def _char_ends(s, acc, transitions, live, accept, extend, seqs, ends, n_ends, fr
                 break
             m = 0
             for j in range(n):
+                prev = -2
                 for b in range(lo, hi + 1):
                     s2 = transitions[frontier[j], b]
-                    if s2 < 0 or not _goes_on(s2, acc, live, accept, extend):
+                    if s2 == prev:  # neighbouring bytes mostly lead to the same state
+                        continue
+                    prev = s2
+                    if s2 < 0 or not _go(s2, go, acc, live, accept, extend):
                         return -1
                     m = _add(nxt, m, s2, nxt.shape[0])
                     if m < 0:
@@ -123,7 +136,7 @@ def _reach(q, ok, utf8, acc, transitions, live, accept, extend, seqs, pos, reach
         for b in range(128):
             if ok[b]:
                 s2 = transitions[s, b]
-                if s2 >= 0 and pos[s2] < 0 and _goes_on(s2, acc, live, accept, extend):
+                if s2 >= 0 and pos[s2] < 0 and _go(s2, memo[6], acc, live, accept, extend):
                     if n >= reached.shape[0]:
                         return -1
                     pos[s2] = n
@@ -147,7 +160,7 @@ def _reach(q, ok, utf8, acc, transitions, live, accept, extend, seqs, pos, reach
 def _ends_of(s, acc, transitions, live, accept, extend, seqs, memo):
     """The row of s's character end states in the memo (its count in ``n_ends``: -1 if one
     fails); memo = (slot per lexer state, ends, n_ends, [rows used], frontier, next)."""
-    slot, ends, n_ends, used, frontier, nxt = memo
+    slot, ends, n_ends, used, frontier, nxt, go = memo
     k = slot[s]
     if k >= 0:
         return k
@@ -155,8 +168,8 @@ def _ends_of(s, acc, transitions, live, accept, extend, seqs, memo):
     if used[0] < _REACHED:
         slot[s] = k
         used[0] += 1
-    n_ends[k] = _char_ends(s, acc, transitions, live, accept, extend, seqs, ends[k], 0, frontier,
-                           nxt)
+    n_ends[k] = _char_ends(s, go, acc, transitions, live, accept, extend, seqs, ends[k], 0,
+                           frontier, nxt)
     return k
 
 
@@ -185,8 +198,8 @@ def _fixpoint(q, ok0, by_entry, acc, transitions, live, accept, extend, seqs, po
             for b in range(128):
                 if ok[b]:
                     s2 = transitions[s, b]
-                    if s2 < 0 or ((pos[s2] < 0 or s2 == q) and not _goes_on(s2, acc, live, accept,
-                                                                          extend)):
+                    if s2 < 0 or ((pos[s2] < 0 or s2 == q) and not _go(s2, memo[6], acc, live,
+                                                                     accept, extend)):
                         here = True
                         if not by_entry or s == q:
                             ok[b] = False
@@ -222,11 +235,14 @@ def _slice_key(q, acc, transitions, live, accept, extend, seqs):
     memo = (np.full(transitions.shape[0], -1, dtype=np.int32),
             np.empty((_REACHED + 1, _FRONTIER), dtype=np.int32),
             np.empty(_REACHED + 1, dtype=np.int32), np.zeros(1, dtype=np.int32),
-            np.empty(_FRONTIER, dtype=np.int32), np.empty(_FRONTIER, dtype=np.int32))
+            np.empty(_FRONTIER, dtype=np.int32), np.empty(_FRONTIER, dtype=np.int32),
+            np.full(transitions.shape[0], -1, dtype=np.int8))
     best = ok0 & False
     best_utf8 = False
     best_size = 0
     for by_entry in (False, True):
+        if best_size >= _GOOD_ENOUGH:
+            break
         ok, utf8, found = _fixpoint(q, ok0, by_entry, acc, transitions, live, accept, extend,
                                     seqs, pos, memo)
         size = ok.sum() + (64 if utf8 else 0)
