@@ -18,10 +18,12 @@ from _vllm_requests import sampling_params
 
 
 def pick_schemas(n: int) -> tuple[list[tuple[str, dict]], dict]:
-    """Of ``2 n`` corpus schemas (evenly spread), those that both ours (``Grammar.from_json_schema``) and xgrammar translate
-    (a schema either side refuses would measure a refusal, not a constraint), the first ``n`` of
-    them (cycled when fewer); and how many each side refused."""
-    import xgrammar
+    """Of ``2 n`` corpus schemas (evenly spread), those that both ours (``Grammar.from_json_schema``)
+    and the built-in engine take (vLLM's own check at its door for the xgrammar backend: features
+    it refuses, then xgrammar's translation), the first ``n`` of them (cycled when fewer); and how
+    many each side refused. A schema either side refuses would measure a refusal, not a constraint
+    (and fewer compiles and tokens for that side)."""
+    from vllm.v1.structured_output.backend_xgrammar import validate_xgrammar_grammar
 
     from _schema_corpus import load_schema_corpus
     from grammars import Grammar, GrammarError
@@ -36,7 +38,7 @@ def pick_schemas(n: int) -> tuple[list[tuple[str, dict]], dict]:
             refused["ours"] += 1
             continue
         try:
-            xgrammar.Grammar.from_json_schema(json.dumps(schema))
+            validate_xgrammar_grammar(sampling_params("builtin", 1, "json_schema", schema))
         except Exception:  # noqa: BLE001 (xgrammar raises several kinds)
             refused["xgrammar"] += 1
             continue

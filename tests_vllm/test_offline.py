@@ -83,6 +83,28 @@ def test_a_broken_grammar_is_refused_and_the_engine_keeps_serving(llm):
     assert parses(GRAMMARS["choices"], out.text)
 
 
+def test_validation_starts_the_compile_the_request_then_uses(llm):
+    """With the engine in this process, ``validate_params`` starts a request's compile (a refused
+    request starts none), and the request's admission takes that compile instead of a second."""
+    from vllm import SamplingParams
+
+    from decoding.vllm import engine as engine_module
+    from decoding.vllm_plugin import ConstraintSpec, GuidedDecodingLogitsProcessor
+
+    compiler = engine_module._latest().compiler
+    before = len(compiler._futures)
+    with pytest.raises(ValueError, match="bad regex"):
+        GuidedDecodingLogitsProcessor.validate_params(SamplingParams(extra_args={"regex": "[a-f"}))
+    assert len(compiler._futures) == before
+    extra = {"regex": "[a-f]{3}-[0-9]{2}"}
+    GuidedDecodingLogitsProcessor.validate_params(SamplingParams(extra_args=extra))
+    digest = ConstraintSpec.from_extra_args(extra).digest
+    started = compiler._futures[digest]
+    out = llm.generate([chat(llm.get_tokenizer(), "Give a short code.")], _params(extra))[0].outputs[0]
+    assert parses(extra, out.text), out.text
+    assert compiler._futures[digest] is started
+
+
 def test_asap_samples_parse(llm):
     tok = llm.get_tokenizer()
     extra = {"grammar": "choices", "sampler": "asap"}
