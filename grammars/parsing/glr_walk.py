@@ -51,6 +51,20 @@ DEAD, IGNORED_END, END = 0, 1, 2
 END_BEFORE, SETTLE_AT = 0, 1
 
 
+@njit(cache=True, inline="always")
+def _set_tokens(token_ids, lo, hi, out, touched, nt):
+    """Set in ``out`` the tokens ``token_ids[lo:hi]``, appending to ``touched`` (``nt`` entries so
+    far) each word that was zero; returns the new count."""
+    for j in range(lo, hi):
+        tok = token_ids[j]
+        w = tok >> 5
+        if out[w] == 0:
+            touched[nt] = w
+            nt += 1
+        out[w] |= np.uint32(1) << np.uint32(tok & 31)
+    return nt
+
+
 @njit(cache=True)
 def classify(acc, live, accept, extend, ignore, cont, ends, term):
     """Fill ``cont``, ``ends`` (int8) and ``term`` (the lowest accepting terminal, int32), one
@@ -143,13 +157,7 @@ def subtree_walk(starts, inclusive, q0, col0, cont, ends, term, newline_live, ta
                 cp = 0
             qs[d] = q2
             cols[d] = cp
-            for j in range(token_start[i], token_start[i + 1]):
-                tok = token_ids[j]
-                w = tok >> 5
-                if out[w] == 0:
-                    touched[nt] = w
-                    nt += 1
-                out[w] |= np.uint32(1) << np.uint32(tok & 31)
+            nt = _set_tokens(token_ids, token_start[i], token_start[i + 1], out, touched, nt)
             i += 1
     return nb, nt
 
@@ -170,11 +178,6 @@ def subtree_tokens(nodes, subtree_end, token_start, token_ids, out, touched):
     their number."""
     nt = 0
     for n in nodes:
-        for j in range(token_start[n], token_start[subtree_end[n]]):
-            tok = token_ids[j]
-            w = tok >> 5
-            if out[w] == 0:
-                touched[nt] = w
-                nt += 1
-            out[w] |= np.uint32(1) << np.uint32(tok & 31)
+        nt = _set_tokens(token_ids, token_start[n], token_start[subtree_end[n]], out, touched, nt)
     return nt
+
