@@ -211,13 +211,22 @@ class Grammar:
         return cls.from_lark(lark_from_structural_tag(obj, cls), source="<structural tag>")
 
     @classmethod
+    def from_text(cls, text: str, *, dialect: str = "lark", start: str = "start",
+                  source: str = "<string>", indenter: Any = None) -> "Grammar":
+        """Grammar text of ``dialect`` (one of ``GRAMMAR_DIALECTS``): ``"lark"`` as
+        :meth:`from_lark`, ``"llguidance"`` as :meth:`from_llguidance`."""
+        _check_dialect(dialect)
+        read = cls.from_llguidance if dialect == "llguidance" else cls.from_lark
+        return read(text, start=start, source=source, indenter=indenter)
+
+    @classmethod
     def from_file(cls, path: str | Path, *, start: str = "start", indenter: Any = None,
                   dialect: str = "lark") -> "Grammar":
         """Read a ``.lark`` file (``indenter`` as :meth:`from_lark`); ``dialect="llguidance"``
         reads it as :meth:`from_llguidance` does."""
         path = Path(path)
-        return _reader(dialect)(path.read_text(encoding="utf-8"), start=start, source=str(path),
-                                indenter=indenter)
+        return cls.from_text(path.read_text(encoding="utf-8"), dialect=dialect, start=start,
+                             source=str(path), indenter=indenter)
 
     @classmethod
     def bundled(cls, name: str) -> "Grammar":
@@ -232,7 +241,7 @@ class Grammar:
         ``Grammar.load(path_to_python_lark, start="file_input", indenter="python")``;
         ``dialect="llguidance"`` reads a file or text in the llguidance / OpenAI dialect
         (:meth:`from_llguidance`)."""
-        read = _reader(dialect)
+        _check_dialect(dialect)  # before a bundled name or a file hides the mistake
         if re.fullmatch(r"[A-Za-z0-9_\-]+", spec) and spec in bundled_grammar_names():
             return cls.bundled(spec)
         if "\n" not in spec and (spec.endswith(".lark") or Path(spec).is_file()):
@@ -242,7 +251,7 @@ class Grammar:
                 f"{spec!r} is neither a bundled grammar ({', '.join(bundled_grammar_names())}), "
                 "a .lark file, nor Lark grammar text"
             )
-        return read(spec, start=start, indenter=indenter)
+        return cls.from_text(spec, dialect=dialect, start=start, indenter=indenter)
 
     @property
     def digest(self) -> str:
@@ -254,13 +263,9 @@ class Grammar:
 GRAMMAR_DIALECTS = ("lark", "llguidance")
 
 
-def _reader(dialect: str):
-    """The constructor that reads grammar text of ``dialect`` (one of ``GRAMMAR_DIALECTS``)."""
-    if dialect == "lark":
-        return Grammar.from_lark
-    if dialect == "llguidance":
-        return Grammar.from_llguidance
-    raise ValueError(f"unknown grammar dialect {dialect!r}: expected one of {', '.join(GRAMMAR_DIALECTS)}")
+def _check_dialect(dialect: str) -> None:
+    if dialect not in GRAMMAR_DIALECTS:
+        raise ValueError(f"unknown grammar dialect {dialect!r}: expected one of {', '.join(GRAMMAR_DIALECTS)}")
 
 
 def _check_declared_terminals(parser: LarkGrammar, source: str, indentation: Indentation | None) -> None:

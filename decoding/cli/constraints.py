@@ -111,8 +111,7 @@ def load_grammar(spec: str, *, start: str = "start", indenter: str | None = None
         except (OSError, UnicodeDecodeError) as e:
             raise CliError(f"{spec}: error: cannot read the grammar: {os_message(e)}") from e
         try:
-            read = Grammar.from_llguidance if dialect == "llguidance" else Grammar.from_lark
-            return read(text, source=spec, start=start, indenter=indenter)
+            return Grammar.from_text(text, dialect=dialect, source=spec, start=start, indenter=indenter)
         except GrammarError as e:
             raise grammar_error(e, spec, text) from e
     if path.exists():
