@@ -93,15 +93,14 @@ class GeneralParser:
         self._by_state: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
         self._live, self._accept, self._extend = {}, {}, {}
         self.trie = compiled.trie
-        self.node_byte = self.trie.node_byte.tolist()
         self._serials = itertools.count(1)  # walk ids (next() is atomic: threads may share)
-        self.tab_len = 8
+        self.tab_len = 8  # read only where a newline terminal is live: with an indenter
         # per lexer state: whether an indenter's newline terminal is live (none here)
         self._newline_live = np.zeros(lx.transitions.shape[0], dtype=np.bool_)
         self._local = threading.local()  # per-thread walk buffers (see _buffers)
         self._walks: dict = {}
         self._potentials: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._clear()
         self.initial = GeneralState((((pt.start_state,), 0),), b"", None, 0)
 
@@ -307,7 +306,6 @@ class GeneralParser:
             return self._masks[key]
         cg = self.compiled
         out = np.zeros(cg.bitmask_words, dtype=np.uint32)
-        settled: list[np.ndarray] = []
         seen: set = set()
         work: list[tuple[Stack, _Walk]] = []
         many = len(key) > 1
@@ -328,17 +326,12 @@ class GeneralParser:
                         continue
                 stacks = self._end_terminal(self._at_col(stack, col), t)
                 if stacks and kind == SETTLE_AT:
-                    if many:  # at once: the test above reads them
-                        mark_tokens(out, nodes, self.trie.token_start, self.trie.token_ids)
-                    else:
-                        settled.append(nodes)
+                    mark_tokens(out, nodes, self.trie.token_start, self.trie.token_ids)
                 for s2 in stacks:
                     child = self._walk((walk.serial, g), nodes, kind, 0, self._col(s2), self.acc(s2))
                     out[child.words] |= child.values
                     if child.groups:
                         work.append((s2, child))
-        if settled:
-            mark_tokens(out, np.concatenate(settled), self.trie.token_start, self.trie.token_ids)
         finished = self.is_accepting(state)
         if finished:
             for tok in cg.eos_token_ids:
@@ -396,8 +389,7 @@ class GeneralParser:
     def _root_walk(self, q: int, col: int, acc: int) -> "_Walk":
         """The walk from the trie's root: the LALR path's stack-independent part of the mask
         (``CompiledGrammar.lexeme_mask``, cached there), its boundaries classified here."""
-        cont, ends, term = self._classes(acc)
-        words = np.frombuffer(acc.to_bytes(8 * self.n_words, "little"), dtype="<u8").astype(np.uint64)
+        cont, ends, term, words = self._classes(acc)
         lexeme = self.compiled.lexeme_mask(q, words)
         nodes, qb = lexeme.boundary_node, lexeme.boundary_q
         byte = self.trie.node_byte[nodes]
@@ -414,7 +406,7 @@ class GeneralParser:
                               np.zeros(int(keep.sum()), dtype=np.int32))
 
     def _kernel_walk(self, nodes: np.ndarray, kind: int, q: int, col: int, acc: int) -> "_Walk":
-        cont, ends, term = self._classes(acc)
+        cont, ends, term, _ = self._classes(acc)
         trie, (out, touched) = self.trie, self._buffers()
         size = 256
         while True:
@@ -436,7 +428,7 @@ class GeneralParser:
                   terms: np.ndarray, cols: np.ndarray) -> "_Walk":
         """A walk's result, its boundaries grouped by (kind, terminal, column)."""
         groups = []
-        if len(nodes) > 32:  # sorted by key in numpy
+        if len(nodes):  # sorted by key in numpy
             keys = np.stack([kinds, terms, cols]).astype(np.int64)
             order = np.lexsort(keys[::-1])
             keys, nodes = keys[:, order], nodes[order].astype(np.int32)
@@ -444,16 +436,11 @@ class GeneralParser:
             for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(nodes)]):
                 k, t, c = keys[:, a].tolist()
                 groups.append((k, t, c, nodes[a:b]))
-        elif len(nodes):
-            by: dict[tuple[int, int, int], list[int]] = {}
-            for n, *key in zip(nodes.tolist(), kinds.tolist(), terms.tolist(), cols.tolist()):
-                by.setdefault(tuple(key), []).append(n)
-            groups = [(*key, np.array(ns, dtype=np.int32)) for key, ns in by.items()]
         return _Walk(next(self._serials), words, values, tuple(groups))
 
-    def _classes(self, acc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _classes(self, acc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per lexer state, what a byte does for the shiftable terminals ``acc``
-        (:func:`~grammars.parsing.glr_walk.classify`)."""
+        (:func:`~grammars.parsing.glr_walk.classify`), and ``acc`` as the kernels' uint64 words."""
         hit = self._acc_classes.get(acc)
         if hit is None:
             lx = self.compiled.lexicon
@@ -461,6 +448,9 @@ class GeneralParser:
             n = lx.transitions.shape[0]
             hit = (np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int32))
             classify(words, lx.live, lx.accept, lx.extend, lx.ignore, *hit)
+            hit += (words,)
+            if len(self._acc_classes) >= MAX_WALKS:
+                self._acc_classes.clear()
             self._acc_classes[acc] = hit
         return hit
 

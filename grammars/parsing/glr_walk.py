@@ -14,31 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..kernels import _any, _has, _lowest, _mark_tokens
+
 OVERFLOW = -2
 NO_LINE = -1  # the column of a newline lexeme that holds no \n yet (see grammars.parsing.indented)
-
-
-@njit(cache=True, inline="always")
-def _meets(table, q, acc):
-    for w in range(acc.shape[0]):
-        if table[q, w] & acc[w]:
-            return True
-    return False
-
-
-@njit(cache=True, inline="always")
-def _lowest(table, q, acc):
-    for w in range(acc.shape[0]):
-        x = table[q, w] & acc[w]
-        if x:
-            low = x & (~x + np.uint64(1))
-            return w * 64 + int(np.log2(np.float64(low)))
-    return -1
-
-
-@njit(cache=True, inline="always")
-def _has(bits, t):
-    return (bits[t >> 6] >> np.uint64(t & 63)) & np.uint64(1)
 
 
 # What a byte that leads to lexer state q does (``cont``), for one set of shiftable terminals:
@@ -69,12 +48,13 @@ def _set_tokens(token_ids, lo, hi, out, touched, nt):
 def classify(acc, live, accept, extend, ignore, cont, ends, term):
     """Fill ``cont``, ``ends`` (int8) and ``term`` (the lowest accepting terminal, int32), one
     entry per lexer state, for the shiftable terminals ``acc``."""
+    row = acc.reshape((1, acc.shape[0]))  # the kernels' bitset helpers compare table rows
     for q in range(live.shape[0]):
-        t = _lowest(accept, q, acc)
+        t = _lowest(accept, q, row, 0)
         term[q] = t
-        if not _meets(live, q, acc):
+        if not _any(live, q, row, 0):
             cont[q] = GONE
-        elif t >= 0 and not _meets(extend, q, acc):
+        elif t >= 0 and not _any(extend, q, row, 0):
             cont[q] = GO_IGNORED_END if _has(ignore, t) else GO_SETTLE
         else:
             cont[q] = GO
@@ -166,9 +146,7 @@ def subtree_walk(starts, inclusive, q0, col0, cont, ends, term, newline_live, ta
 def mark_tokens(out, nodes, token_start, token_ids):
     """Set in ``out`` the tokens that end at each of ``nodes``."""
     for n in nodes:
-        for k in range(token_start[n], token_start[n + 1]):
-            tok = token_ids[k]
-            out[tok >> 5] |= np.uint32(1) << np.uint32(tok & 31)
+        _mark_tokens(out, token_start, token_ids, n)
 
 
 @njit(cache=True)
