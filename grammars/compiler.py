@@ -25,7 +25,7 @@ from .lexing import Lexicon
 from .lexing.merge import LiteralGroups, lalr_states, literal_groups
 from .parsing.tables import ParseTables
 from .parsing.tables import _dense as dense_tables
-from .slices import slice_key
+from .slices import MAX_SLICE_MASKS, NON_ASCII, slice_key
 from .trie import TokenTrie
 from .vocabulary import Vocabulary
 from .vocabulary_check import check_vocabulary_can_start
@@ -189,21 +189,35 @@ class CompiledGrammar:
             return None
         return MatchState(new_stack[:n].copy(), int(q2), data, acc, state, state.depth + 1)
 
-    def lexeme_mask(self, q: int, acc: np.ndarray, *, sliced: bool = True) -> "LexemeMask":
+    def lexeme_mask(self, q: int, acc: np.ndarray) -> "LexemeMask":
         """The stack-independent part of the mask for lexer state q and shiftable terminals acc
         (computed on first use, then cached: at most ``MAX_LEXEME_MASKS`` entries). The tokens
         of q's slice (:mod:`grammars.slices`) come from the vocabulary's slice masks instead of
-        the trie walk; ``sliced=False`` walks them too (the same result, uncached: for tests)."""
+        the trie walk."""
         key = (q, acc.tobytes())
         cache = self.__dict__.setdefault("_lexeme_masks", {})
-        hit = cache.get(key) if sliced else None
+        hit = cache.get(key)
         if hit is not None:
             return hit
+        lx = self.lexicon
+        lo, hi, utf8 = slice_key(q, acc, lx.transitions, lx.live, lx.accept, lx.extend)
+        entry = self._lexeme_walk(q, acc, lo, hi, NON_ASCII if utf8 else np.uint8(0))
+        if len(cache) >= MAX_LEXEME_MASKS:
+            cache.clear()
+        cache[key] = entry
+        return entry
+
+    def _lexeme_walk(self, q: int, acc: np.ndarray, lo: np.uint64 = np.uint64(0),
+                     hi: np.uint64 = np.uint64(0), flags: np.uint8 = np.uint8(0)) -> "LexemeMask":
+        """``lexeme_mask`` uncached, skipping the slice of ASCII bytes ``lo``/``hi`` and node
+        ``flags`` (see ``kernels.lexeme_walk``); the empty slice (the defaults) walks every token.
+        A slice's mask is recorded on the first walk with it and kept per vocabulary (on the trie:
+        at most ``MAX_SLICE_MASKS``)."""
         trie, lx = self.trie, self.lexicon
-        lo, hi, utf8 = (slice_key(q, acc, lx.transitions, lx.live, lx.accept, lx.extend) if sliced
-                        else (np.uint64(0), np.uint64(0), False))
-        slice_id = (int(lo), int(hi), bool(utf8), self.bitmask_words)
-        known = trie.slice_masks.get(slice_id) if lo or hi or utf8 else None
+        sliced = bool(lo or hi or flags)
+        slice_id = (int(lo), int(hi), int(flags))
+        masks = trie.__dict__.setdefault("_slice_masks", {})
+        known = masks.get(slice_id) if sliced else None
         mask = np.zeros(self.bitmask_words, dtype=np.uint32)
         size = 1024
         while True:
@@ -213,7 +227,7 @@ class CompiledGrammar:
             n = kernels.lexeme_walk(q, acc, trie.max_depth, trie.node_byte, trie.node_depth,
                                     trie.subtree_end, trie.token_start, trie.token_ids,
                                     lx.transitions, lx.live, lx.accept, lx.extend, lx.ignore, mask,
-                                    nodes, qs, trie.node_ascii, trie.node_flags, lo, hi, utf8,
+                                    nodes, qs, trie.node_ascii, trie.node_flags, lo, hi, flags,
                                     known is None, recorded)
             if n != kernels.OVERFLOW:
                 break
@@ -221,16 +235,13 @@ class CompiledGrammar:
             mask[:] = 0
         if known is not None:
             mask |= known
-        elif lo or hi or utf8:
+        elif sliced:
             mask |= recorded
-            trie.slice_masks.put(slice_id, recorded)
-        entry = LexemeMask(mask, nodes[:n].copy(), qs[:n].copy())
-        if not sliced:
-            return entry
-        if len(cache) >= MAX_LEXEME_MASKS:
-            cache.clear()
-        cache[key] = entry
-        return entry
+            recorded.flags.writeable = False
+            if len(masks) >= MAX_SLICE_MASKS:
+                masks.clear()
+            masks[slice_id] = recorded
+        return LexemeMask(mask, nodes[:n].copy(), qs[:n].copy())
 
     def state_mask(self, stack: np.ndarray, q: int, acc: np.ndarray) -> np.ndarray | None:
         """The allowed-token mask (uint32 words, read-only) of a matcher state, or None if no
@@ -297,6 +308,9 @@ def compile_grammar(grammar: Grammar, vocab: Vocabulary, *, use_disk_cache: bool
         if use_disk_cache:
             save_pickle(path, compiled)
     with _lock:
+        # one trie per vocabulary, also for a grammar from disk (which holds its own copy): the
+        # slice masks on it are shared by every grammar of the vocabulary
+        object.__setattr__(compiled, "trie", _trie_cache.setdefault(vocab.fingerprint, compiled.trie))
         _memory_cache[key] = compiled
     return compiled
 

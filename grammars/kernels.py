@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .slices import NON_ASCII
 
 OK = 0
 DEAD = -1
@@ -302,7 +301,7 @@ def _quick_step(q, c, byte, transitions, live, accept, extend, pool_acc, ignore,
 @njit(cache=True)
 def lexeme_walk(q, acc, max_depth, node_byte, node_depth, subtree_end, token_start, token_ids,
                 transitions, live, accept, extend, ignore, out, boundary_node, boundary_q,
-                node_ascii, node_flags, slice_lo, slice_hi, slice_utf8, record, slice_out):
+                node_ascii, node_flags, slice_lo, slice_hi, slice_flags, record, slice_out):
     """The part of a mask that depends only on the lexer state q and the shiftable terminals acc.
 
     Sets in ``out`` every token whose bytes only extend the unfinished terminal or end ignored
@@ -310,11 +309,11 @@ def lexeme_walk(q, acc, max_depth, node_byte, node_depth, subtree_end, token_sta
     where a walk ends a terminal the parser must take, with the lexer state before each node.
     Returns the number of boundary nodes, or OVERFLOW if the lists are too short.
 
-    The slice of q (:mod:`grammars.slices`: ASCII bytes ``slice_lo``/``slice_hi`` and, with
-    ``slice_utf8``, complete multi-byte characters, all looping on q) is not walked: a subtree
-    whose tokens all lie in it is skipped, its tokens set in ``slice_out`` when ``record`` (else
+    The slice of q (:mod:`grammars.slices`: ASCII bytes ``slice_lo``/``slice_hi`` and the node
+    flags ``slice_flags`` allows, ``NON_ASCII`` for complete multi-byte characters, all looping
+    on q) is not walked: a subtree whose tokens all lie in it is skipped, its tokens set in ``slice_out`` when ``record`` (else
     the caller has them there already from an earlier walk with the same slice)."""
-    sliced = slice_lo != 0 or slice_hi != 0 or slice_utf8
+    sliced = slice_lo != 0 or slice_hi != 0 or slice_flags != 0
     acc2 = acc.reshape(1, acc.shape[0])
     single_word = acc.shape[0] == 1
     memo_t = np.zeros((1, 1), dtype=np.int32)
@@ -327,7 +326,7 @@ def lexeme_walk(q, acc, max_depth, node_byte, node_depth, subtree_end, token_sta
     n_nodes = node_byte.shape[0]
     while i < n_nodes:
         if sliced and node_ascii[i, 0] & ~slice_lo == 0 and node_ascii[i, 1] & ~slice_hi == 0 and (
-                node_flags[i] == 0 or (slice_utf8 and node_flags[i] == NON_ASCII)):
+                node_flags[i] | slice_flags) == slice_flags:
             stop = subtree_end[i]
             if record:
                 for k in range(token_start[i], token_start[stop]):

@@ -12,7 +12,7 @@ the mask, and no parser decision lies below it.
 Per trie node, :func:`node_features` records (once per vocabulary, with the trie) the ASCII bytes
 used by the tokens below it and whether any of them has a non-ASCII byte or is not complete UTF-8.
 The walk skips every subtree whose tokens all lie in the slice and ORs in the slice's mask, which
-depends only on the key and is kept per vocabulary (:class:`SliceMasks`), so one dense state costs
+depends only on the key and is kept per vocabulary (on the token trie), so one dense state costs
 one bitmask copy plus a walk of the few nodes above tokens outside the slice (``"``, ``\\``,
 control bytes, partial characters).
 
@@ -30,10 +30,10 @@ Example:
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from numba import njit
+
+from .regex.utf8 import utf8_sequences
 
 NON_ASCII = np.uint8(1)  # node flag: a token below has a byte >= 0x80
 NOT_UTF8 = np.uint8(2)  # node flag: a token below is not complete, valid UTF-8
@@ -46,14 +46,8 @@ _GOOD_ENOUGH = 120 + 64  # a slice this large (ASCII bytes, + 64 with characters
 # Well-formed multi-byte UTF-8 (RFC 3629, no overlongs or surrogates): per lead-byte range, the
 # byte ranges of the character's bytes (lead first); (0, -1) pads.
 UTF8_SEQUENCES = np.array([
-    [0xC2, 0xDF, 0x80, 0xBF, 0, -1, 0, -1],
-    [0xE0, 0xE0, 0xA0, 0xBF, 0x80, 0xBF, 0, -1],
-    [0xE1, 0xEC, 0x80, 0xBF, 0x80, 0xBF, 0, -1],
-    [0xED, 0xED, 0x80, 0x9F, 0x80, 0xBF, 0, -1],
-    [0xEE, 0xEF, 0x80, 0xBF, 0x80, 0xBF, 0, -1],
-    [0xF0, 0xF0, 0x90, 0xBF, 0x80, 0xBF, 0x80, 0xBF],
-    [0xF1, 0xF3, 0x80, 0xBF, 0x80, 0xBF, 0x80, 0xBF],
-    [0xF4, 0xF4, 0x80, 0x8F, 0x80, 0xBF, 0x80, 0xBF],
+    [b for r in seq + ((0, -1),) * (4 - len(seq)) for b in r]
+    for seq in utf8_sequences(0x80, 0xD7FF) + utf8_sequences(0xE000, 0x10FFFF)
 ], dtype=np.int32)
 
 
@@ -332,32 +326,3 @@ def node_features(token_offsets: np.ndarray, token_data: np.ndarray, node_depth:
     flags (uint8 [n]: ``NON_ASCII``, ``NOT_UTF8``)."""
     return _node_features(token_offsets, token_data, node_depth, token_start, token_ids,
                           UTF8_SEQUENCES)
-
-
-class SliceMasks:
-    """Per vocabulary: the mask of the tokens below the subtrees a walk skips, by slice key.
-
-    The skipped subtrees depend on the key alone (every node above one is walked whatever the
-    state), so the first walk with a key records its mask and later walks only OR it in.
-
-    Example:
-        >>> masks = SliceMasks()
-        >>> masks.get((1, 0, False, 2)) is None
-        True
-    """
-
-    def __init__(self) -> None:
-        self._masks: dict[tuple, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> np.ndarray | None:
-        """The recorded mask of a key (read-only), or None."""
-        return self._masks.get(key)
-
-    def put(self, key: tuple, mask: np.ndarray) -> None:
-        """Record a key's mask (a bounded cache: past ``MAX_SLICE_MASKS`` keys it starts over)."""
-        mask.flags.writeable = False
-        with self._lock:
-            if len(self._masks) >= MAX_SLICE_MASKS:
-                self._masks.clear()
-            self._masks[key] = mask

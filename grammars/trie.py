@@ -7,11 +7,11 @@ listed in ``token_ids[token_start[i]:token_start[i + 1]]``. Node 0 is the root (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .slices import SliceMasks, node_features
+from .slices import node_features
 from .vocabulary import Vocabulary
 
 
@@ -36,16 +36,11 @@ class TokenTrie:
     token_allowed: np.ndarray  # bool [vocab_size]: False for tokens without bytes (special)
     node_ascii: np.ndarray  # uint64 [n_nodes, 2]: ASCII bytes of the tokens below (slices.py)
     node_flags: np.ndarray  # uint8 [n_nodes]: non-ASCII / not-UTF-8 tokens below (slices.py)
-    slice_masks: SliceMasks = field(default_factory=SliceMasks, compare=False, repr=False)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("slice_masks", None)  # a cache, rebuilt on use
+        state.pop("_slice_masks", None)  # a cache (CompiledGrammar._lexeme_walk), rebuilt on use
         return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        object.__setattr__(self, "slice_masks", SliceMasks())
 
     def token_bytes(self, token_id: int) -> bytes | None:
         """The bytes of a token, or None for one that no grammar may produce."""

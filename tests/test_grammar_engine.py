@@ -215,6 +215,7 @@ def test_disk_cache_round_trip(tmp_path, monkeypatch):
     compiler._memory_cache.clear()
     second = compile_grammar(grammar, vocab)
     assert second is not first and second.key == first.key
+    assert second.trie is first.trie  # one trie (and its slice masks) per vocabulary, not per file
     m = GrammarMatcher(second)
     walk(m, b"cacheme")
     assert m.is_accepting()
