@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .kernels import _any
 from .regex.utf8 import utf8_sequences
 
 NON_ASCII = np.uint8(1)  # node flag: a token below has a byte >= 0x80
@@ -54,13 +55,10 @@ UTF8_SEQUENCES = np.array([
 @njit(cache=True)
 def _goes_on(s, acc, live, accept, extend):
     """Whether lexer state s keeps the unfinished terminal going for the shiftable terminals acc
-    (the walk's in-lexeme case: some terminal is live, and none is complete unless one extends)."""
-    is_live = is_accept = extends = False
-    for w in range(acc.shape[0]):
-        is_live |= (live[s, w] & acc[w]) != 0
-        is_accept |= (accept[s, w] & acc[w]) != 0
-        extends |= (extend[s, w] & acc[w]) != 0
-    return is_live and (not is_accept or extends)
+    (the walk's in-lexeme case, as ``kernels._quick_step``: some terminal is live, and none is
+    complete unless one extends)."""
+    row = acc.reshape((1, acc.shape[0]))
+    return _any(live, s, row, 0) and (not _any(accept, s, row, 0) or _any(extend, s, row, 0))
 
 
 @njit(cache=True, inline="always")
