@@ -177,21 +177,6 @@ class Scalars:
         if ty == "integer" and schema.get("$nonintegral"):
             raise _Never()
         integral = True if ty == "integer" else (False if schema.get("$nonintegral") else None)
-        m = schema.get("multipleOf")
-        if _is_num(m) and m == int(m) and m > 1 and not bounds and integral is not False:
-            regex = multiple_regex(int(m))  # integer multiples of m: decided by the last digits
-            if regex is not None:
-                return regex
-        if _is_num(m) and m == int(m) and m > 1 and integral is not False:
-            listed = self.bounded_multiples(int(m), bounds)
-            if listed is not None:
-                return listed
-        if "multipleOf" in schema:
-            integral, digits = self.multiple_of(schema["multipleOf"], integral, path)
-        else:
-            digits = None
-        if not bounds and digits is None:
-            return {True: INTEGER, False: NONINTEGRAL, None: NUMBER}[integral]
         lo = hi = None
         lo_x = hi_x = False
         for k, strict in (("minimum", False), ("exclusiveMinimum", True)):
@@ -200,6 +185,19 @@ class Scalars:
         for k, strict in (("maximum", False), ("exclusiveMaximum", True)):
             if k in bounds and (hi is None or bounds[k] < hi or (bounds[k] == hi and strict)):
                 hi, hi_x = bounds[k], strict
+        m = schema.get("multipleOf")
+        if _is_num(m) and m == int(m) and m > 1 and integral is not False:
+            # integer multiples of m: decided by the last digits, or listed between bounds
+            regex = (multiple_regex(int(m)) if not bounds
+                     else bounded_multiples(int(m), lo, lo_x, hi, hi_x))
+            if regex is not None:
+                return regex
+        if "multipleOf" in schema:
+            integral, digits = self.multiple_of(schema["multipleOf"], integral, path)
+        else:
+            digits = None
+        if not bounds and digits is None:
+            return {True: INTEGER, False: NONINTEGRAL, None: NUMBER}[integral]
         try:
             regex = number_range_regex(lo, hi, lo_exclusive=lo_x, hi_exclusive=hi_x, integral=integral)
         except EmptyRange:
@@ -212,25 +210,6 @@ class Scalars:
             regex = {None: rf"-?(?:0|[1-9][0-9]*)(?:{frac})?", False: rf"-?(?:0|[1-9][0-9]*){frac}",
                      True: INTEGER}[integral]
         return regex
-
-    def bounded_multiples(self, m: int, bounds: dict) -> str | None:
-        """The multiples of the integer ``m`` between finite bounds (``Fraction`` values by
-        keyword), listed, when there are at most ``MAX_LISTED_MULTIPLES``; None otherwise."""
-        lo = max([bounds[k] for k in ("minimum", "exclusiveMinimum") if k in bounds], default=None)
-        hi = min([bounds[k] for k in ("maximum", "exclusiveMaximum") if k in bounds], default=None)
-        if lo is None or hi is None:
-            return None
-        first, last = math.ceil(lo / m), math.floor(hi / m)
-        if last - first + 1 > MAX_LISTED_MULTIPLES:
-            return None
-        values = [k * m for k in range(first, last + 1)
-                  if not ("exclusiveMinimum" in bounds and k * m <= bounds["exclusiveMinimum"])
-                  and not ("exclusiveMaximum" in bounds and k * m >= bounds["exclusiveMaximum"])
-                  and not ("minimum" in bounds and k * m < bounds["minimum"])
-                  and not ("maximum" in bounds and k * m > bounds["maximum"])]
-        if not values:
-            raise _Never()
-        return "(?:" + "|".join(str(v) for v in values) + ")"
 
     def multiple_of(self, m, integral, path) -> tuple[bool | None, int | None]:
         """``multipleOf m`` as (integral, most fraction digits): exact when ``1/m`` is an integer
@@ -251,3 +230,18 @@ class Scalars:
             return integral, d
         raise UnsupportedSchemaError(f"multipleOf {m} is supported only for integers when 1/multipleOf is an "
                                      "integer, and as 1 or 10**-d for numbers", "multipleOf", _ptr(path, "multipleOf"))
+
+
+def bounded_multiples(m: int, lo: Fraction | None, lo_exclusive: bool, hi: Fraction | None,
+                      hi_exclusive: bool) -> str | None:
+    """The multiples of the integer ``m`` between finite bounds, listed, when there are at most
+    ``MAX_LISTED_MULTIPLES``; None otherwise (or for an open side)."""
+    if lo is None or hi is None:
+        return None
+    first = math.floor(lo / m) + 1 if lo_exclusive else math.ceil(lo / m)
+    last = math.ceil(hi / m) - 1 if hi_exclusive else math.floor(hi / m)
+    if last - first + 1 > MAX_LISTED_MULTIPLES:
+        return None
+    if first > last:
+        raise _Never()
+    return "(?:" + "|".join(str(k * m) for k in range(first, last + 1)) + ")"
