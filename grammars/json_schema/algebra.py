@@ -244,14 +244,19 @@ class SchemaAlgebra:
         for _ in range(4):
             if "$ref" not in s:
                 break
-            rest = dict(s)
-            ref = rest.pop("$ref")
             try:
-                target = self.flatten(self.resolve_ref(ref, path), ref)
-                s = self.merge(target, rest, path) if rest else target
+                s = self.ref_merged(s, path)
             except (_Never, UnsupportedSchemaError):
                 break
         return s
+
+    def ref_merged(self, s: dict, path: str) -> dict:
+        """The flattened schema ``s`` with its top ``$ref`` replaced by the (flattened) target
+        merged with the keywords beside it."""
+        rest = dict(s)
+        ref = rest.pop("$ref")
+        target = self.flatten(self.resolve_ref(ref, path), ref)
+        return self.merge(target, rest, path) if rest else target
 
     def may_meet(self, x, y, path: str) -> bool:
         """False when the schemas ``x`` and ``y`` provably share no value (so ``x and y`` is empty)."""

@@ -183,14 +183,13 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
                 return [], [self.value({"$ref": schema["$ref"]}, path)]
         schema = self.flatten(schema, path)
         if "$ref" in schema:  # a recursive $ref with siblings: its target merged with them
-            ref = schema.pop("$ref")
+            ref = schema["$ref"]
             if ref in self.unfolding:
                 raise UnsupportedSchemaError("keywords beside a $ref that comes back to itself before any value are "
                                              "not supported", "$ref", _ptr(path, "$ref"))
             self.unfolding.add(ref)
             try:
-                target = self.flatten(self.resolve_ref(ref, path), ref)
-                return self.branches(self.merge(target, schema, path), path)
+                return self.branches(self.ref_merged(schema, path), path)
             finally:
                 self.unfolding.discard(ref)
         for comb in ("anyOf", "oneOf"):
