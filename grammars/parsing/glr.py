@@ -41,12 +41,14 @@ _ROOT_WHERE = ("root",)
 
 class _Walk(NamedTuple):
     """A memoised stack-independent walk (see ``GeneralParser._walk``): the mask words it sets
-    and its boundaries, grouped by (kind, terminal that ends, column), each with its nodes."""
+    and its boundaries, grouped by (kind, terminal that ends, column), each with its nodes; per
+    group, once needed, the tokens at and below its nodes (``GeneralParser._potential``)."""
 
     serial: int
     words: np.ndarray
     values: np.ndarray
     groups: tuple[tuple[int, int, int, np.ndarray], ...]
+    potentials: list
 
 
 class GeneralState(NamedTuple):
@@ -99,7 +101,6 @@ class GeneralParser:
         self._newline_live = np.zeros(lx.transitions.shape[0], dtype=np.bool_)
         self._local = threading.local()  # per-thread walk buffers (see _buffers)
         self._walks: dict = {}
-        self._potentials: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._clear()
         self.initial = GeneralState((((pt.start_state,), 0),), b"", None, 0)
@@ -321,7 +322,7 @@ class GeneralParser:
                     continue
                 seen.add(item)
                 if many:  # skip a group whose every token below is already allowed
-                    words, values = self._potential(walk.serial, g, nodes)
+                    words, values = self._potential(walk, g)
                     if np.array_equal(out[words] & values, values):
                         continue
                 stacks = self._end_terminal(self._at_col(stack, col), t)
@@ -370,20 +371,17 @@ class GeneralParser:
                                              np.empty(words, dtype=np.int32))
         return buffers
 
-    def _potential(self, serial: int, g: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The tokens at and below a group's nodes (mask words and their values): the most that
-        following the group from any branch can allow."""
-        hit = self._potentials.get((serial, g))
+    def _potential(self, walk: "_Walk", g: int) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens at and below group g's nodes (mask words and their values): the most that
+        following the group from any branch can allow. Kept on the walk."""
+        hit = walk.potentials[g]
         if hit is None:
             out, touched = self._buffers()
-            nt = subtree_tokens(nodes, self.trie.subtree_end, self.trie.token_start,
+            nt = subtree_tokens(walk.groups[g][3], self.trie.subtree_end, self.trie.token_start,
                                 self.trie.token_ids, out, touched)
             words = touched[:nt].copy()
-            hit = (words, out[words])
+            hit = walk.potentials[g] = (words, out[words])
             out[words] = 0
-            if len(self._potentials) >= MAX_WALKS:
-                self._potentials.clear()
-            self._potentials[(serial, g)] = hit
         return hit
 
     def _root_walk(self, q: int, col: int, acc: int) -> "_Walk":
@@ -436,7 +434,7 @@ class GeneralParser:
             for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(nodes)]):
                 k, t, c = keys[:, a].tolist()
                 groups.append((k, t, c, nodes[a:b]))
-        return _Walk(next(self._serials), words, values, tuple(groups))
+        return _Walk(next(self._serials), words, values, tuple(groups), [None] * len(groups))
 
     def _classes(self, acc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per lexer state, what a byte does for the shiftable terminals ``acc``
