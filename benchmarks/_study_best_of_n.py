@@ -4,7 +4,7 @@ best-of-N jailbreaking) buy a higher inference-time win rate at the same KL than
 raw reward?
 
 Run it through ``benchmarks/selection.py`` (full: 100 + 100 prompts; ``--quick``: 20 + 20, the
-first prompts of the same cached pools).
+first prompts of the same cached pools; both with pools of 48 samples, four cached chunks of 12).
 
 Data (fixed, cached in ``benchmarks/data/bon_samples.jsonl``; missing pools are sampled and
 appended): per prompt one pool of ``P`` samples of the reference policy ``pi_ref`` (the model at
@@ -25,7 +25,9 @@ the prompts is the target: a frontier is a sweep of that knob over a KL grid, al
 the same samples. Intervals: percentile bootstrap over prompts (2,000 resamples; the betas stay
 fixed). ``bon_frontier_gain``: the mean over the KL grid of calibrated-exp minus raw win rate,
 over all prompts of both kinds; the claim counts as reproduced where, at every grid point, the
-calibrated-exp interval lies above the raw one.
+calibrated-exp interval lies above the raw one (``bon_frontier_reproduced``, the issue's test);
+``bon_frontier_paired_above`` is the paired test, the interval of the per-prompt difference above
+0 at every grid point (the methods share their prompts, so this is the tighter, fair one).
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ class Size:
     pool: int
 
 
-QUICK = Size(prompts_per_reward=20, pool=12)
-FULL = Size(prompts_per_reward=100, pool=12)
+CHUNK = 12  # samples per cache entry
+QUICK = Size(prompts_per_reward=20, pool=48)
+FULL = Size(prompts_per_reward=100, pool=48)
 
 
 @dataclass(frozen=True)
@@ -113,17 +116,23 @@ _CACHE: SampleCache | None = None
 
 
 def pool_texts(model, tokenizer, task: Task, size: int, index: int) -> list[str]:
-    """``size`` samples of ``pi_ref`` for the task's prompt (the ``index``-th of its kind), from
-    the cache or sampled and cached."""
+    """``size`` samples of ``pi_ref`` for the task's prompt (the ``index``-th of its kind): chunks
+    of ``CHUNK`` samples, each from the cache or sampled and cached (chunk ``j`` has its own seed,
+    so a larger pool keeps the samples of a smaller one)."""
     global _CACHE
+    if size % CHUNK:
+        raise ValueError(f"a pool size must be a multiple of {CHUNK} (got {size})")
     _CACHE = _CACHE or SampleCache(SAMPLES)
-    seed = 1000 * list(MAX_NEW_TOKENS).index(task.family) + index
     config = DecodingConfig(TEMPERATURE, max_new_tokens=MAX_NEW_TOKENS[task.family])
-    key = {"prompt": task.prompt, "n": size, "seed": seed, "temperature": TEMPERATURE,
-           "max_new_tokens": config.max_new_tokens}
-    return _CACHE.get_or_make(key, lambda: sample_texts(
-        model, tokenizer, prompt_ids(tokenizer, task.prompt), size, config, batch_size=size,
-        seed=seed))
+    texts: list[str] = []
+    for chunk in range(size // CHUNK):
+        seed = 1000 * list(MAX_NEW_TOKENS).index(task.family) + index + 100_000 * chunk
+        key = {"prompt": task.prompt, "n": CHUNK, "seed": seed, "temperature": TEMPERATURE,
+               "max_new_tokens": config.max_new_tokens}
+        texts += _CACHE.get_or_make(key, lambda: sample_texts(
+            model, tokenizer, prompt_ids(tokenizer, task.prompt), CHUNK, config,
+            batch_size=CHUNK, seed=seed))
+    return texts
 
 
 def method_scores(method: str, rewards: np.ndarray, calibrated: np.ndarray,
@@ -175,8 +184,11 @@ def summarise(front: dict, mode: str) -> dict:
                                       "win_single": rows["win_single"].mean(0).tolist()}
     a, b = summary["methods"][top], summary["methods"][raw]
     summary["separated"] = bool(all(lo > hi for lo, hi in zip(a["low"], b["high"])))
-    summary["gain_per_prompt"] = (front["methods"][top]["win"]
-                                  - front["methods"][raw]["win"]).mean(1)
+    difference = front["methods"][top]["win"] - front["methods"][raw]["win"]
+    _, paired_low, _ = bootstrap_mean(difference)
+    summary["paired_low"] = paired_low.tolist()
+    summary["separated_paired"] = bool((paired_low > 0).all())
+    summary["gain_per_prompt"] = difference.mean(1)
     return summary
 
 
@@ -220,6 +232,8 @@ def headline(per_reward: dict) -> dict:
         out.update({name: mean, f"{name}_ci_low": low, f"{name}_ci_high": high})
         out[name.replace("gain", "reproduced")] = all(r[mode]["separated"]
                                                       for r in per_reward.values())
+        out[name.replace("gain", "paired_above")] = all(r[mode]["separated_paired"]
+                                                        for r in per_reward.values())
     best = [r["best"] for r in per_reward.values()]
 
     def mean(method: str, key: str = "win") -> float:
@@ -249,11 +263,14 @@ def print_study_table(result: dict) -> None:
             print_table(headers, rows)
             print(f"  gain (transform - raw, mean over grid) "
                   f"{float(np.mean(s['gain_per_prompt'])):+.4f}; intervals separate at every KL: "
-                  f"{s['separated']}; KL ceiling {s['kl_ceiling']:.2f}")
+                  f"{s['separated']}; paired difference's interval above 0 at every KL: "
+                  f"{s['separated_paired']} (lows {', '.join(fmt(x, 3) for x in s['paired_low'])})"
+                  f"; KL ceiling {s['kl_ceiling']:.2f}")
     for key in ("bon_frontier_gain", "jailbreak_frontier_gain"):
         print(f"{key}: {result[key]:+.4f} [{result[key + '_ci_low']:+.4f}, "
-              f"{result[key + '_ci_high']:+.4f}]; reproduced: "
-              f"{result[key.replace('gain', 'reproduced')]}")
+              f"{result[key + '_ci_high']:+.4f}]; reproduced (marginal intervals apart at "
+              f"every KL): {result[key.replace('gain', 'reproduced')]}; paired difference above "
+              f"0 at every KL: {result[key.replace('gain', 'paired_above')]}")
     print(f"calibrated best == raw best-of-N on every pool: "
           f"{result['calibrated_best_equals_raw_bon']}; {result['seconds']:.0f} s")
 
