@@ -14,6 +14,7 @@ from .compiler import CompiledGrammar, MatchState
 from .errors import EmptyMaskError, TokenRejectedError
 from .parsing.general import general_parser
 from .parsing.glr import GeneralParser, GeneralState
+from .unique_items import UniqueItems
 
 
 class GrammarMatcher:
@@ -32,7 +33,7 @@ class GrammarMatcher:
         (True, [4])
     """
 
-    __slots__ = ("compiled", "_state", "_finished", "_general")
+    __slots__ = ("compiled", "_state", "_finished", "_general", "_unique", "_track")
 
     def __init__(self, compiled: CompiledGrammar):
         self.compiled = compiled
@@ -41,6 +42,9 @@ class GrammarMatcher:
             general_parser(compiled) if compiled.tables.general else None)
         self._state: MatchState | GeneralState = self._initial()
         self._finished = False
+        # uniqueItems checked beside the grammar: a tracker state per advance, (state, previous)
+        self._unique = UniqueItems.of(compiled)
+        self._track = None if self._unique is None else (self._unique.initial, None)
 
     def _initial(self) -> "MatchState | GeneralState":
         return self._general.initial if self._general else self.compiled.initial_state
@@ -70,12 +74,15 @@ class GrammarMatcher:
         other._general = self._general
         other._state = self._state
         other._finished = self._finished
+        other._unique, other._track = self._unique, self._track
         return other
 
     def reset(self) -> None:
         """Back to the empty prefix."""
         self._state = self._initial()
         self._finished = False
+        if self._unique is not None:
+            self._track = (self._unique.initial, None)
 
     def rollback(self, num_tokens: int = 1) -> None:
         """Undo the last ``num_tokens`` advances."""
@@ -84,10 +91,11 @@ class GrammarMatcher:
         if num_tokens and self._finished:
             self._finished = False
             num_tokens -= 1
-        state = self._state
+        state, track = self._state, self._track
         for _ in range(num_tokens):
             state = state.parent
-        self._state = state
+            track = track and track[1]
+        self._state, self._track = state, track
 
     # -- queries -----------------------------------------------------------------------------
     def is_accepting(self) -> bool:
@@ -131,6 +139,8 @@ class GrammarMatcher:
                 "although the grammar is not finished; please report this grammar"
             )
         np.copyto(out, mask)
+        if self._unique is not None:
+            self._unique.filter(self._track[0], self._state, out, self._bytes_after)
 
     def allowed_token_ids(self) -> np.ndarray:
         """The allowed token ids as an array (convenience; ``fill_bitmask`` is the fast path)."""
@@ -249,8 +259,19 @@ class GrammarMatcher:
             state = self.compiled.step(self._state, data)
         if state is None:
             return False
+        if self._unique is not None:
+            track = self._unique.feed(self._track[0], data, self._state)
+            if track is None:
+                return False  # a uniqueItems array's item equal to an earlier one
+            self._track = (track, self._track)
         self._state = state
         return True
+
+    def _bytes_after(self, data: bytes) -> set[int]:
+        """The bytes the grammar allows after ``data`` from here (for the uniqueItems filter)."""
+        probe = self.fork()
+        probe._unique = None
+        return set(probe.allowed_bytes()) if probe._push_bytes(data) else set()
 
 
 def text_matches(grammar, text: str | bytes) -> bool:

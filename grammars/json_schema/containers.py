@@ -14,7 +14,8 @@ from ..errors import UnsupportedRegexError
 from ..regex import regex_byte_dfa
 from .errors import UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _finite, _json_equal, _ptr
-from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE_WORK
+from ..unique_items import UNIQUE_OPEN
+from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE_WORK, _quote_safe
 
 MAX_BLOCKS = 128  # repeat_rule: about this many blocks of this many items at most (lark's analysis time)
 from .patterns import CH, enc_str
@@ -226,14 +227,11 @@ class Containers:
         return [(*self.pattern_parts(k, _ptr(path, "patternProperties", k)), v) for k, v in pp.items()]
 
     def array(self, schema, path) -> str:
-        if schema.get("uniqueItems") and not self.unique_vacuous(schema, path):
+        unique = bool(schema.get("uniqueItems")) and not self.unique_vacuous(schema, path)
+        if unique:
             values, work = self.unique_domain(schema, path)
             if values is not None and work <= MAX_UNIQUE_WORK:
                 return self.unique_array(values, schema)
-            self.unsupported("uniqueItems", path, "uniqueItems is supported for items of listed values (enum, const, "
-                             f"boolean, null) within {MAX_UNIQUE_WORK} automaton moves"
-                             + (f" (these take {work})" if values else "") + ", maxItems <= 1, or provably different "
-                             "prefixItems; over free strings, numbers or objects it needs a check a grammar cannot make")
         if "unevaluatedItems" in schema:
             self.unsupported("unevaluatedItems", path, "unevaluatedItems beside contains is not supported")
         prefix = list(schema.get("prefixItems", []))
@@ -273,7 +271,7 @@ class Containers:
                                          _ptr(path, kw))
         pcap = m if big else max(k, lo, cfrom, 1) if hi is None else hi
         ccap = (cmax + 1 if cmax is not None else cmin) if contains is not None else 0
-        comma, opn, cls = self.punct(","), self.punct("["), self.punct("]")
+        comma, opn, cls = self.punct(","), self.unique_open(path) if unique else self.punct("["), self.punct("]")
         tail = self.repeat_rule(f"{comma} {tail_slot[1]}", hi - m, _ptr(path, "maxItems")) if big else None
 
         def step(state):
@@ -314,6 +312,15 @@ class Containers:
         self.rules += rules[::-1] + [f"{name}_p{t}: ({unit}{f' {name}_p{t - 1}' if t > 1 else ''})?"
                                      for t in range(b - 1, 0, -1)] + [f"{name}_b: " + " ".join([unit] * b)]
         return f"{name}_o0"
+
+    def unique_open(self, path: str) -> str:
+        """The opening bracket of a ``uniqueItems`` array over values a grammar cannot keep apart
+        (free strings, numbers, objects...): the terminal ``UNIQUE_OPEN``, the same text as ``[``.
+        The grammar is the array language without uniqueness; the matcher's
+        :class:`~grammars.unique_items.UniqueItems` tracker refuses a duplicate item as it ends."""
+        regex = _quote_safe(self.ws + "[\\[]")
+        self.terminals.setdefault(regex, UNIQUE_OPEN)
+        return self.term(regex, path)
 
     def unique_vacuous(self, schema, path) -> bool:
         """Whether no two items of the array can be equal, so ``uniqueItems`` says nothing: at most

@@ -1,0 +1,235 @@
+"""`UniqueItems`: JSON Schema's ``uniqueItems`` checked beside the grammar, as the matcher advances.
+
+A context-free grammar cannot say "no two items are equal", so the JSON Schema translator writes
+such an array as the plain array language, opened by its own terminal ``UNIQUE_OPEN`` (the same
+text as ``[``). This tracker follows the bytes the matcher accepts (JSON nesting, strings and
+their escapes) and, for each open unique array, keeps the text of its current item and the values
+of the finished ones, compared as JSON Schema compares them: strings decoded (``"a"`` is
+``"\\u0061"``), numbers as numbers (``1`` is ``1.0``), objects whatever their key order, arrays
+in order. A byte that finishes an item equal to an earlier one is refused: a string's closing
+quote, an object's or array's closing bracket, the last letter of ``true``/``false``/``null``, the
+byte after a number. Masks are filtered the same way, and only over the tokens that could finish
+an item; a grammar without ``UNIQUE_OPEN`` has no tracker and pays nothing.
+
+Example:
+    >>> from grammars import Grammar, compile_grammar, GrammarMatcher
+    >>> from grammars.vocabulary import byte_vocabulary
+    >>> g = Grammar.from_json_schema({"type": "array", "items": {"type": "string"}, "uniqueItems": True})
+    >>> m = GrammarMatcher(compile_grammar(g, byte_vocabulary()))
+    >>> m.advance_bytes(b'["a","b",'), m.fork().advance_bytes(b'"\\\\u0061"'), m.advance_bytes(b'"c"]')
+    (True, False, True)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import numpy as np
+
+UNIQUE_OPEN = "UNIQUE_OPEN"  # the terminal that opens an array whose items must differ
+
+_WS = frozenset(b" \t\n\r")
+_NUMBER = frozenset(b"0123456789+-.eE")
+_STRUCT = frozenset(b'",]}') | _WS
+_SCALAR = frozenset(b"0123456789el")  # bytes that can end a number or a literal
+_LITERALS = (b"true", b"false", b"null")
+
+
+class Track(NamedTuple):
+    """The tracker's state after some text: open arrays and objects (``frames``, innermost last,
+    each ``(unique, finished item values, current item text)``; a frame that is not a unique array
+    is ``(False, None, None)``), and whether the text ends inside a string (and after a backslash)."""
+
+    frames: tuple
+    in_string: bool
+    escaped: bool
+
+
+def _key(v):
+    """A hashable value equal for JSON values JSON Schema calls equal (``True`` is not ``1``)."""
+    if isinstance(v, bool) or v is None:
+        return ("lit", v)
+    if isinstance(v, (int, float)):
+        return ("num", v)
+    if isinstance(v, str):
+        return ("str", v)
+    if isinstance(v, list):
+        return ("arr", tuple(_key(x) for x in v))
+    return ("obj", frozenset((k, _key(x)) for k, x in v.items()))
+
+
+def _item_key(text: bytes):
+    """The value of a finished item's text, as :func:`_key`; None if it is not JSON (a bug)."""
+    try:
+        return _key(json.loads(text))
+    except ValueError:
+        return None
+
+
+class UniqueItems:
+    """The ``uniqueItems`` tracker of one compiled grammar (immutable; states are :class:`Track`).
+
+    Build it with :meth:`of`, which returns None for a grammar without unique arrays."""
+
+    def __init__(self, compiled, terminal: int):
+        self.compiled = compiled
+        self.word, self.bit = terminal // 64, np.uint64(1) << np.uint64(terminal % 64)
+        shifts = compiled.tables.action[:, terminal]
+        self.opened = np.zeros(len(shifts), dtype=bool)  # the LR states reached by shifting it
+        self.opened[shifts[shifts >= 0]] = True
+        self.initial = Track((), False, False)
+        self._candidates = None  # (tokens with a byte of _STRUCT, of _SCALAR, with a comma)
+
+    @classmethod
+    def of(cls, compiled) -> "UniqueItems | None":
+        """The tracker of ``compiled`` (made once per compiled grammar), None when no array of its
+        grammar needs one. Raises :class:`~grammars.json_schema.UnsupportedSchemaError` where the
+        parser could not tell a unique array's ``[`` from another terminal's."""
+        cached = compiled.__dict__.get("_unique_items", False)
+        if cached is not False:
+            return cached
+        names = compiled.lexicon.names
+        tracker = None
+        if UNIQUE_OPEN in names:
+            _check_apart(compiled, names.index(UNIQUE_OPEN))
+            tracker = cls(compiled, names.index(UNIQUE_OPEN))
+        compiled.__dict__["_unique_items"] = tracker
+        return tracker
+
+    # -- following the text ------------------------------------------------------------------
+    def feed(self, track: Track, data: bytes, before) -> "Track | None":
+        """The state after ``data`` (which the grammar accepts from matcher state ``before``), or
+        None if ``data`` finishes an item of a unique array equal to an earlier item."""
+        frames, in_str, esc = list(track.frames), track.in_string, track.escaped
+        for i, b in enumerate(data):
+            top = frames[-1] if frames else (False, None, None)
+            if in_str:
+                _append(frames, b, len(frames))
+                if esc:
+                    esc = False
+                elif b == 0x5C:
+                    esc = True
+                elif b == 0x22:
+                    in_str = False
+                    if top[0] and not self._fresh(frames[-1]):
+                        return None
+            elif b == 0x22:
+                in_str = True
+                _append(frames, b, len(frames))
+            elif b == 0x5B or b == 0x7B:
+                _append(frames, b, len(frames))
+                unique = b == 0x5B and self._opens_unique(before, data[:i + 1])
+                frames.append((True, frozenset(), b"") if unique else (False, None, None))
+            elif b == 0x5D or b == 0x7D:
+                closed = frames.pop() if frames else (False, None, None)
+                if closed[0] and closed[2].strip() and not self._fresh(closed):
+                    return None
+                _append(frames, b, len(frames))
+                if frames and frames[-1][0] and not self._fresh(frames[-1]):
+                    return None
+            elif b == 0x2C and top[0]:
+                if not self._fresh(top):
+                    return None
+                frames[-1] = (True, top[1] | {_item_key(top[2])}, b"")
+                _append(frames, b, len(frames) - 1)
+            else:
+                if top[0] and b in _WS and top[2][-1:] and top[2][-1] in _NUMBER and not self._fresh(top):
+                    return None
+                _append(frames, b, len(frames))
+                if top[0] and frames[-1][2].strip() in _LITERALS and not self._fresh(frames[-1]):
+                    return None
+        return Track(tuple(frames), in_str, esc)
+
+    @staticmethod
+    def _fresh(frame) -> bool:
+        """Whether the finished current item of a unique array ``frame`` equals no earlier one."""
+        return _item_key(frame[2]) not in frame[1]
+
+    def _opens_unique(self, before, data: bytes) -> bool:
+        """Whether the ``[`` that ends ``data`` (read from matcher state ``before``) is the
+        grammar's ``UNIQUE_OPEN``: shifted already (the parser's top state is one that only it
+        leads to), or matched by the lexer where the parser may shift it."""
+        state = self.compiled.step(before, data)
+        if state.q == 0:
+            return bool(self.opened[state.stack[-1]])
+        return bool(self.compiled.lexicon.accept[state.q, self.word] & state.acc[self.word] & self.bit)
+
+    # -- masks -------------------------------------------------------------------------------
+    def filter(self, track: Track, state, out: np.ndarray, next_bytes) -> None:
+        """Clear from the allowed-token bitmask row ``out`` (uint32 words) the tokens that would
+        finish a duplicate item (``state``: the matcher state ``track`` belongs to;
+        ``next_bytes(data)``: the bytes the grammar allows after ``data`` from there). Tokens that
+        finish no item are not looked at."""
+        unique = [f for f in track.frames if f[0]]
+        if not unique:
+            return
+        struct, scalar, comma = self.candidates()
+        top = track.frames[-1]
+        if not any(f[1] for f in unique):
+            pool = comma  # nothing to repeat yet but within the token itself
+        elif top[0] and not track.in_string:
+            pool = struct | scalar
+        else:
+            pool = struct
+        bits = np.unpackbits(out.view(np.uint8), bitorder="little")[:len(pool)].astype(bool)
+        for tok in np.flatnonzero(bits & pool).tolist():
+            data = self.compiled.token_bytes(tok)
+            after = self.feed(track, data, state)
+            if after is None or self._stuck_number(after, data, next_bytes):
+                out[tok >> 5] &= np.uint32(~(1 << (tok & 31)) & 0xFFFFFFFF)
+
+    def _stuck_number(self, track: Track, data: bytes, next_bytes) -> bool:
+        """Whether ``track`` ends in a number item that equals an earlier item and that the grammar
+        allows no byte to extend (so it can only end as a duplicate)."""
+        top = track.frames[-1] if track.frames else (False, None, None)
+        text = top[2].strip() if top[0] and not track.in_string else b""
+        if not text or text[-1] not in _NUMBER or top[2][-1] in _WS or self._fresh(top):
+            return False
+        return _NUMBER.isdisjoint(next_bytes(data))
+
+    def candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """bool arrays over the token ids: tokens with a byte that can finish a string or a
+        container (or ends a number), with a byte that can end a number or a literal, with a comma."""
+        if self._candidates is None:
+            cg = self.compiled
+            struct, scalar, comma = (np.zeros(cg.vocab_size, dtype=bool) for _ in range(3))
+            for tok in range(cg.vocab_size):
+                data = cg.token_bytes(tok) or b""
+                chars = set(data)
+                struct[tok] = not _STRUCT.isdisjoint(chars)
+                scalar[tok] = not _SCALAR.isdisjoint(chars)
+                comma[tok] = 0x2C in chars
+            self._candidates = (struct, scalar, comma)
+        return self._candidates
+
+
+def _append(frames: list, b: int, upto: int) -> None:
+    """Byte ``b`` joins the current item of each unique array among ``frames[:upto]``."""
+    ch = bytes((b,))
+    for j in range(upto):
+        f = frames[j]
+        if f[0]:
+            frames[j] = (True, f[1], f[2] + ch)
+
+
+def _check_apart(compiled, terminal: int) -> None:
+    """Refuse a grammar where a unique array's ``[`` may stand where another terminal starting
+    with ``[`` may (the tracker could not tell which one the text is), or that the general
+    parser runs."""
+    from .json_schema.errors import UnsupportedSchemaError
+
+    if compiled.tables.general:
+        raise UnsupportedSchemaError("uniqueItems over values a grammar cannot keep apart is checked beside an "
+                                     "LALR(1) parser; this schema's alternatives need the general parser",
+                                     "uniqueItems", "#")
+    first = compiled.lexicon.first_bytes
+    opens = (first[:, 0x5B // 64] >> np.uint64(0x5B % 64)) & np.uint64(1)
+    others = np.flatnonzero(opens.astype(bool))
+    others = others[others != terminal]
+    action = compiled.tables.action
+    rows = action[:, terminal] != -1
+    if others.size and (action[rows][:, others] != -1).any():
+        raise UnsupportedSchemaError("a uniqueItems array stands where another array or a listed value starting "
+                                     "with `[` may stand (anyOf/oneOf/type unions): the check beside the grammar "
+                                     "could not tell them apart", "uniqueItems", "#")
