@@ -11,7 +11,8 @@ from urllib.parse import unquote
 from .drafts import to_2020_12
 from .errors import SchemaTooComplexError, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _json_equal, _ptr, _type_of
-from .keywords import ANNOTATIONS, MAX_WORK, TIMEOUT_S, TYPES, _alts, _both, _may_overlap, _scope_unevaluated, _types
+from .keywords import (ANNOTATIONS, INTERNAL, MAX_WORK, TIMEOUT_S, TYPES, _UNEVALUATED, _alts, _both, _may_overlap,
+                       _scope_unevaluated, _types)
 
 
 class SchemaAlgebra:
@@ -258,6 +259,49 @@ class SchemaAlgebra:
         target = self.flatten(self.resolve_ref(ref, path), ref)
         return self.merge(target, rest, path) if rest else target
 
+    def exactly_one(self, rest: dict, subs: list, path: str) -> list:
+        """Disjoint schemas whose union is ``rest and oneOf subs``: ``A_i and not A_j`` for each
+        ``j != i``, where ``A_j`` is not negated at all when ``A_i`` and ``A_j`` are apart (``A_i``
+        implies ``not A_j``) and is negated without the conjuncts ``A_i`` already implies
+        (:func:`implied_dropped`: ``A_i and not (B and C) = A_i and not B`` when ``A_i`` implies ``C``)."""
+        flat, own = [], []  # each branch with rest merged in, and alone
+        for i, x in enumerate(subs):
+            try:
+                s = self.flatten(x, _ptr(path, "oneOf", i))
+                flat.append(self.merge(rest, s, path) if rest else s)
+                own.append(s)
+            except _Never:
+                flat.append(None)
+                own.append(None)
+        out, negated = [], {}
+        for i, x in enumerate(subs):
+            if flat[i] is None:
+                continue
+            negs = []
+            for j, y in enumerate(flat):
+                if j != i and y is not None and not self.apart(flat[i], y, path):
+                    y = implied_dropped(own[j], flat[i], self.key)  # not A_j, within rest
+                    k = self.key(y)
+                    if k not in negated:
+                        negated[k] = self.negate(y, _ptr(path, "oneOf", j))
+                    negs.append(negated[k])
+            out.append({"allOf": [x] + negs})
+        return self.union(out)["anyOf"] if out else []
+
+    def meeting(self, base: dict, s: dict, path: str) -> dict:
+        """``s`` (an ``anyOf``, or one schema) without the alternatives that provably share no
+        value with ``base`` (those add only empty pairs when ``base and s`` is distributed; the
+        language is kept); disjoint alternatives stay known disjoint. Raises _Never if none is left."""
+        alts = _alts(s)
+        if not base or len(alts) < 2:
+            return s
+        kept = [x for x in alts if self.may_meet(base, x, path)]
+        if not kept:
+            raise _Never()
+        if len(kept) == len(alts):
+            return s
+        return self.union(kept) if self.known_disjoint(alts) else {"anyOf": kept}
+
     def may_meet(self, x, y, path: str) -> bool:
         """False when the schemas ``x`` and ``y`` provably share no value (so ``x and y`` is empty)."""
         if not _may_overlap(x, y):
@@ -389,6 +433,7 @@ class SchemaAlgebra:
             subs = list(out.pop("allOf"))
             if "anyOf" in out or "oneOf" in out:
                 subs.insert(0, {k: out.pop(k) for k in ("anyOf", "oneOf") if k in out})
+            subs = [self.meeting(out, s, path) for s in subs]
             combo = subs[0]
             for s in subs[1:]:
                 self.spend(path, len(_alts(combo)) * len(_alts(s)))
@@ -399,3 +444,45 @@ class SchemaAlgebra:
                     else {"anyOf": pairs}
             out.update(combo)
         return out
+
+
+# keywords that constrain a value on their own (their meaning reads no other keyword of the schema)
+_SELF_CONTAINED = {"minLength", "maxLength", "pattern", "format", "minimum", "maximum", "exclusiveMinimum",
+                   "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties",
+                   "maxProperties", "propertyNames", "enum", "const", "$ref"}
+
+
+def implied_dropped(s: dict, given: dict, key) -> dict:
+    """The flattened ``s`` without the conjuncts that every value of the flattened ``given`` meets
+    (the same self-contained keyword, a ``type`` that includes ``given``'s, names ``given`` requires,
+    properties ``given`` constrains alike or forbids when ``s`` has no ``additionalProperties`` or
+    ``patternProperties``); so ``given and s`` = ``given and`` the result. ``key``: the digest
+    used to compare subschemas. ``s`` as it is when it holds the translator's own keywords."""
+    if set(s) & (INTERNAL | _UNEVALUATED) or set(given) & _UNEVALUATED:
+        return s
+    out = dict(s)
+    for k in _SELF_CONTAINED:
+        if k in out and k in given and key(out[k]) == key(given[k]):
+            del out[k]
+    for group in (("properties", "additionalProperties", "patternProperties"), ("prefixItems", "items"),
+                  ("contains", "minContains", "maxContains")):
+        if any(k in out for k in group) and all(key(out.get(k)) == key(given.get(k)) for k in group):
+            for k in group:
+                out.pop(k, None)
+    if "type" in out and "type" in given and _types({"type": given["type"]}) <= _types({"type": out["type"]}):
+        del out["type"]
+    if "required" in out:
+        req = [r for r in out["required"] if r not in given.get("required", [])]
+        out["required"] = req
+        if not req:
+            del out["required"]
+    if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out:
+        gp, closed = given.get("properties", {}), given.get("additionalProperties") is False \
+            and not given.get("patternProperties")
+        props = {name: v for name, v in out["properties"].items()
+                 if not (gp.get(name, True if not closed else False) is False
+                         or (name in gp and key(gp[name]) == key(v)))}
+        out["properties"] = props
+        if not props:
+            del out["properties"]
+    return out

@@ -228,12 +228,11 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         if self.disjoint(rest, subs, path):
             return subs
         try:
-            negs = [self.negate(x, _ptr(path, comb, i)) for i, x in enumerate(subs)]
+            return self.exactly_one(rest, subs, path)
         except UnsupportedSchemaError as e:
             self.unsupported("oneOf", path, f"its branches may overlap and 'exactly one' needs their negation: {e}; "
                              "use anyOf, or lenient=True to treat this oneOf as anyOf")
             return subs
-        return self.union([{"allOf": [x] + negs[:i] + negs[i + 1:]} for i, x in enumerate(subs)])["anyOf"]
 
     def typed(self, schema: dict, path: str) -> tuple[list[str], list[str]]:
         schema = _scope_unevaluated(schema)

@@ -1,0 +1,63 @@
+"""Schemas from the real-schema corpus that used to be refused (issue 16, refusals other than
+uniqueItems): overlapping ``oneOf`` branches made disjoint with few negations (branches that are
+apart need none; conjuncts a branch already implies are not negated), and ``anyOf`` alternatives
+that cannot meet the rest of a merged schema pruned before they multiply. Instances are walked token
+by token through the SmolLM2 tokenizer and checked against ``jsonschema``."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_walk import check  # tests/ is on sys.path (pytest rootdir insertion)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from decoding.models import load_test_model
+
+    return load_test_model()
+
+
+def _closed(key: str) -> dict:
+    return {"type": "object", "properties": {key: {"type": "string"}, "if": {"type": "string"}},
+            "additionalProperties": False}
+
+
+def test_oneof_of_many_closed_objects_sharing_a_property(tok):
+    # buildkite's notify items: 7 closed objects that all take "if" (so {} and {"if": ..} match all 7)
+    schema = {"oneOf": [{"type": "string", "enum": ["github_check", "github_commit_status"]}]
+              + [_closed(f"k{i}") for i in range(7)]}
+    check(tok, schema,
+          valid=["github_check", {"k3": "x"}, {"k0": "a", "if": "b"}, {"if": "b", "k6": ""}],
+          invalid=[{}, {"if": "x"}, {"k0": "a", "k1": "b"}, "other", {"k0": 1}, {"k0": "a", "z": 1}])
+
+
+def test_oneof_of_required_names_beside_a_closed_object(tok):
+    # prometheus' basic_auth: password and password_file mutually exclusive, one of them present
+    schema = {"type": ["object", "null"], "additionalProperties": False, "required": ["username"],
+              "properties": {"username": {"type": "string"}, "password": {"type": ["string", "null"]},
+                             "password_file": {"type": "string"}},
+              "oneOf": [{"required": ["password"]}, {"required": ["password_file"]}]}
+    check(tok, schema,
+          valid=[{"username": "u", "password": "p"}, {"username": "u", "password_file": "f"},
+                 {"username": "u", "password": None}],
+          invalid=[None, {"username": "u"}, {"username": "u", "password": "p", "password_file": "f"},
+                   {"password": "p"}, {"username": "u", "password_file": 3}])
+
+
+def test_oneof_of_open_objects_told_apart_by_required_names(tok):
+    # tye's services: open objects told apart by the name each requires (an object with both is in two)
+    shared = {"name": {"type": "string"}, "replicas": {"type": "integer"},
+              "env": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+    branches = [{"type": "object", "properties": {**shared, key: {"type": "string"}}, "required": ["name", key]}
+                for key in ("executable", "image", "dockerFile", "project")]
+    branches.append({"properties": {"name": {"type": "string"}, "external": {"const": True}},
+                     "additionalProperties": False})
+    schema = {"type": "object", "oneOf": branches}
+    check(tok, schema,
+          valid=[{"name": "a", "executable": "x"}, {"name": "a", "image": "i", "replicas": 2},
+                 {"name": "a", "external": True}, {"external": True}, {"name": "a"},
+                 {"name": "a", "project": "p", "env": [{}]}],
+          invalid=[{"name": "a", "executable": "x", "image": "i"}, {"executable": "x"}, {"image": "i"},
+                   {"name": "a", "image": "i", "replicas": "2"}, {"name": "a", "external": False},
+                   {"name": "a", "project": "p", "env": [{"name": 1}]}])
