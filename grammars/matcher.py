@@ -140,7 +140,7 @@ class GrammarMatcher:
             )
         np.copyto(out, mask)
         if self._unique is not None:
-            self._unique.filter(self._track[0], self._state, out, self._bytes_after)
+            self._unique.filter(self._track[0], self._state, out, self._bytes_at)
 
     def allowed_token_ids(self) -> np.ndarray:
         """The allowed token ids as an array (convenience; ``fill_bitmask`` is the fast path)."""
@@ -267,11 +267,11 @@ class GrammarMatcher:
         self._state = state
         return True
 
-    def _bytes_after(self, data: bytes) -> set[int]:
-        """The bytes the grammar allows after ``data`` from here (for the uniqueItems filter)."""
+    def _bytes_at(self, state: MatchState) -> list[int]:
+        """The bytes the grammar allows after matcher state ``state`` (for the uniqueItems filter)."""
         probe = self.fork()
-        probe._unique = None
-        return set(probe.allowed_bytes()) if probe._push_bytes(data) else set()
+        probe._unique, probe._state = None, state
+        return probe.allowed_bytes()
 
 
 def text_matches(grammar, text: str | bytes) -> bool:

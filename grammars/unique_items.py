@@ -38,8 +38,9 @@ _LITERALS = (b"true", b"false", b"null")
 
 class Track(NamedTuple):
     """The tracker's state after some text: open arrays and objects (``frames``, innermost last,
-    each ``(unique, finished item values, current item text)``; a frame that is not a unique array
-    is ``(False, None, None)``), and whether the text ends inside a string (and after a backslash)."""
+    each ``(unique, finished item values, current item text, finished scalar items' texts)``; a
+    frame that is not a unique array is ``_PLAIN``), and whether the text ends inside a string (and
+    after a backslash)."""
 
     frames: tuple
     in_string: bool
@@ -79,7 +80,7 @@ class UniqueItems:
         self.opened = np.zeros(len(shifts), dtype=bool)  # the LR states reached by shifting it
         self.opened[shifts[shifts >= 0]] = True
         self.initial = Track((), False, False)
-        self._candidates = None  # (tokens with a byte of _STRUCT, of _SCALAR, with a comma)
+        self._candidates = None  # see candidates()
 
     @classmethod
     def of(cls, compiled) -> "UniqueItems | None":
@@ -103,7 +104,7 @@ class UniqueItems:
         None if ``data`` finishes an item of a unique array equal to an earlier item."""
         frames, in_str, esc = list(track.frames), track.in_string, track.escaped
         for i, b in enumerate(data):
-            top = frames[-1] if frames else (False, None, None)
+            top = frames[-1] if frames else _PLAIN
             if in_str:
                 _append(frames, b, len(frames))
                 if esc:
@@ -112,7 +113,7 @@ class UniqueItems:
                     esc = True
                 elif b == 0x22:
                     in_str = False
-                    if top[0] and not self._fresh(frames[-1]):
+                    if top[0] and not _fresh(frames[-1]):
                         return None
             elif b == 0x22:
                 in_str = True
@@ -120,31 +121,26 @@ class UniqueItems:
             elif b == 0x5B or b == 0x7B:
                 _append(frames, b, len(frames))
                 unique = b == 0x5B and self._opens_unique(before, data[:i + 1])
-                frames.append((True, frozenset(), b"") if unique else (False, None, None))
+                frames.append((True, frozenset(), b"", ()) if unique else _PLAIN)
             elif b == 0x5D or b == 0x7D:
-                closed = frames.pop() if frames else (False, None, None)
-                if closed[0] and closed[2].strip() and not self._fresh(closed):
+                closed = frames.pop() if frames else _PLAIN
+                if closed[0] and closed[2].strip() and not _fresh(closed):
                     return None
                 _append(frames, b, len(frames))
-                if frames and frames[-1][0] and not self._fresh(frames[-1]):
+                if frames and frames[-1][0] and not _fresh(frames[-1]):
                     return None
             elif b == 0x2C and top[0]:
-                if not self._fresh(top):
+                if not _fresh(top):
                     return None
-                frames[-1] = (True, top[1] | {_item_key(top[2])}, b"")
+                frames[-1] = (True, top[1] | {_item_key(top[2])}, b"", top[3] + (top[2].strip(),))
                 _append(frames, b, len(frames) - 1)
             else:
-                if top[0] and b in _WS and top[2][-1:] and top[2][-1] in _NUMBER and not self._fresh(top):
+                if top[0] and b in _WS and top[2][-1:] and top[2][-1] in _NUMBER and not _fresh(top):
                     return None
                 _append(frames, b, len(frames))
-                if top[0] and frames[-1][2].strip() in _LITERALS and not self._fresh(frames[-1]):
+                if top[0] and frames[-1][2].strip() in _LITERALS and not _fresh(frames[-1]):
                     return None
         return Track(tuple(frames), in_str, esc)
-
-    @staticmethod
-    def _fresh(frame) -> bool:
-        """Whether the finished current item of a unique array ``frame`` equals no earlier one."""
-        return _item_key(frame[2]) not in frame[1]
 
     def _opens_unique(self, before, data: bytes) -> bool:
         """Whether the ``[`` that ends ``data`` (read from matcher state ``before``) is the
@@ -156,52 +152,105 @@ class UniqueItems:
         return bool(self.compiled.lexicon.accept[state.q, self.word] & state.acc[self.word] & self.bit)
 
     # -- masks -------------------------------------------------------------------------------
-    def filter(self, track: Track, state, out: np.ndarray, next_bytes) -> None:
-        """Clear from the allowed-token bitmask row ``out`` (uint32 words) the tokens that would
-        finish a duplicate item (``state``: the matcher state ``track`` belongs to;
-        ``next_bytes(data)``: the bytes the grammar allows after ``data`` from there). Tokens that
-        finish no item are not looked at."""
+    def filter(self, track: Track, state, out: np.ndarray, allowed_at) -> None:
+        """Clear from the allowed-token bitmask row ``out`` (uint32 words) the tokens after which
+        an item of a unique array can only end equal to an earlier one (``state``: the matcher
+        state ``track`` belongs to; ``allowed_at(state)``: the bytes the grammar allows after a
+        matcher state). Only tokens that may finish an item, or that spell on towards an earlier
+        scalar item, are looked at."""
         unique = [f for f in track.frames if f[0]]
         if not unique:
             return
-        struct, scalar, comma = self.candidates()
+        struct, scalar, quote, comma, by_text = self.candidates()
         top = track.frames[-1]
         if not any(f[1] for f in unique):
             pool = comma  # nothing to repeat yet but within the token itself
-        elif top[0] and not track.in_string:
-            pool = struct | scalar
+        elif track.in_string:
+            pool = quote
         else:
-            pool = struct
+            pool = struct | scalar if top[0] else struct
         bits = np.unpackbits(out.view(np.uint8), bitorder="little")[:len(pool)].astype(bool)
-        for tok in np.flatnonzero(bits & pool).tolist():
+        toks = set(np.flatnonzero(bits & pool).tolist())
+        level = _last_unique(track)
+        if track.frames[level][3]:  # tokens that spell on towards an earlier item
+            cur = track.frames[level][2].lstrip()
+            for text in track.frames[level][3]:
+                if text.startswith(cur):
+                    rest = text[len(cur):]
+                    toks.update(t for j in range(1, len(rest)) for t in by_text.get(rest[:j], ()) if bits[t])
+        for tok in toks:
             data = self.compiled.token_bytes(tok)
             after = self.feed(track, data, state)
-            if after is None or self._stuck_number(after, data, next_bytes):
+            if after is None or self._stuck(after, self.compiled.step(state, data), allowed_at):
                 out[tok >> 5] &= np.uint32(~(1 << (tok & 31)) & 0xFFFFFFFF)
 
-    def _stuck_number(self, track: Track, data: bytes, next_bytes) -> bool:
-        """Whether ``track`` ends in a number item that equals an earlier item and that the grammar
-        allows no byte to extend (so it can only end as a duplicate)."""
-        top = track.frames[-1] if track.frames else (False, None, None)
-        text = top[2].strip() if top[0] and not track.in_string else b""
-        if not text or text[-1] not in _NUMBER or top[2][-1] in _WS or self._fresh(top):
+    def _stuck(self, track: Track, state, allowed_at, budget: int = 256) -> bool:
+        """Whether, from ``track`` and grammar state ``state``, the current item of the innermost
+        unique array is the start of an earlier item's spelling and every way on ends it as a
+        duplicate before it leaves the earlier items' spellings (a search over the allowed bytes
+        of at most ``budget`` steps: past it, a way on is assumed)."""
+        level = _last_unique(track)
+        if not _at_risk(track, level):
             return False
-        return _NUMBER.isdisjoint(next_bytes(data))
+        done = len(track.frames[level][3])
+        todo = [(state, track)]
+        while todo:
+            st, tr = todo.pop()
+            for b in allowed_at(st):
+                budget -= 1
+                if budget < 0:
+                    return False
+                data = bytes((b,))
+                after = self.feed(tr, data, st)
+                if after is None:
+                    continue
+                if len(after.frames) <= level or len(after.frames[level][3]) != done or not _at_risk(after, level):
+                    return False
+                todo.append((self.compiled.step(st, data), after))
+        return True
 
-    def candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """bool arrays over the token ids: tokens with a byte that can finish a string or a
-        container (or ends a number), with a byte that can end a number or a literal, with a comma."""
+    def candidates(self) -> tuple:
+        """bool arrays over the token ids: tokens with a byte that can finish a string, a container
+        or a number, with a byte that can end a number or a literal, with a quote, with a comma;
+        and the token ids by their bytes."""
         if self._candidates is None:
             cg = self.compiled
-            struct, scalar, comma = (np.zeros(cg.vocab_size, dtype=bool) for _ in range(3))
+            struct, scalar, quote, comma = (np.zeros(cg.vocab_size, dtype=bool) for _ in range(4))
+            by_text: dict[bytes, list[int]] = {}
             for tok in range(cg.vocab_size):
                 data = cg.token_bytes(tok) or b""
                 chars = set(data)
                 struct[tok] = not _STRUCT.isdisjoint(chars)
                 scalar[tok] = not _SCALAR.isdisjoint(chars)
+                quote[tok] = 0x22 in chars
                 comma[tok] = 0x2C in chars
-            self._candidates = (struct, scalar, comma)
+                if data:
+                    by_text.setdefault(data, []).append(tok)
+            self._candidates = (struct, scalar, quote, comma, by_text)
         return self._candidates
+
+
+_PLAIN = (False, None, None, None)  # a frame that is not a unique array
+
+
+def _fresh(frame) -> bool:
+    """Whether the finished current item of a unique array ``frame`` equals no earlier one."""
+    return _item_key(frame[2]) not in frame[1]
+
+
+def _last_unique(track: Track) -> int:
+    """The index of the innermost unique array among ``track``'s frames (-1: none)."""
+    return max((j for j, f in enumerate(track.frames) if f[0]), default=-1)
+
+
+def _at_risk(track: Track, level: int) -> bool:
+    """Whether frame ``level`` is a unique array whose current item, as spelled so far, is the
+    start of an earlier item's spelling (so it might only end as a duplicate)."""
+    frame = track.frames[level] if level >= 0 else _PLAIN
+    if not frame[0] or not frame[3]:
+        return False
+    cur = frame[2].lstrip()
+    return any(text.startswith(cur) for text in frame[3])
 
 
 def _append(frames: list, b: int, upto: int) -> None:
@@ -210,7 +259,7 @@ def _append(frames: list, b: int, upto: int) -> None:
     for j in range(upto):
         f = frames[j]
         if f[0]:
-            frames[j] = (True, f[1], f[2] + ch)
+            frames[j] = (True, f[1], f[2] + ch, f[3])
 
 
 def _check_apart(compiled, terminal: int) -> None:
@@ -223,9 +272,8 @@ def _check_apart(compiled, terminal: int) -> None:
         raise UnsupportedSchemaError("uniqueItems over values a grammar cannot keep apart is checked beside an "
                                      "LALR(1) parser; this schema's alternatives need the general parser",
                                      "uniqueItems", "#")
-    first = compiled.lexicon.first_bytes
-    opens = (first[:, 0x5B // 64] >> np.uint64(0x5B % 64)) & np.uint64(1)
-    others = np.flatnonzero(opens.astype(bool))
+    first = np.unpackbits(compiled.lexicon.first_bytes.view(np.uint8), axis=1)  # packed as np.packbits
+    others = np.flatnonzero(first[:, 0x5B])
     others = others[others != terminal]
     action = compiled.tables.action
     rows = action[:, terminal] != -1
