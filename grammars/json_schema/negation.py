@@ -8,7 +8,7 @@ from .errors import UnsupportedSchemaError, _Never
 from .formats import FORMATS
 from .jsonvalues import _json_equal, _ptr, _type_of
 from .keywords import (ANNOTATIONS, TYPES, _EVALUATING, _UNEVALUATED, _constraint_groups, _internal_ok,
-                       _may_overlap, _mentions, _public)
+                       _mentions, _public, _types)
 
 
 class Negation:
@@ -50,14 +50,17 @@ class Negation:
                                                  "not", path)
                 # not (rest and (A or B)) = not rest, or rest and not A and not B
                 out = self.negate_within(ty, s, path, depth) if s else []
-                none = [s] if s else [{}]
+                # each conjunction with its stated types (as _types reads it), kept beside it: the
+                # nested allOf is not walked again for every branch it meets
+                none = [(s, _types(s))] if s else [({}, None)]
                 for i, sub in enumerate(subs):
-                    negs = self.negate_within(ty, sub, _ptr(path, comb, i), depth)
+                    negs = [(b, _types(b)) for b in self.negate_within(ty, sub, _ptr(path, comb, i), depth)]
                     self.spend(path, len(none) * len(negs))
-                    none = [{"allOf": [a, b]} for a in none for b in negs if _may_overlap(a, b)]
+                    none = [({"allOf": [a, b]}, tb if ta is None else ta if tb is None else ta & tb)
+                            for a, ta in none for b, tb in negs if ta is None or tb is None or ta & tb]
                     if not none:
                         break
-                return out + [{"allOf": [{"type": ty}, x]} for x in none]
+                return out + [{"allOf": [{"type": ty}, x]} for x, _ in none]
         t = s.pop("type", list(TYPES))
         allowed = {t} if isinstance(t, str) else set(t)
         out = []
