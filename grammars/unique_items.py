@@ -82,19 +82,20 @@ class UniqueItems:
         self.initial = Track((), False, False)
         self._candidates = None  # see candidates()
 
+    def __getstate__(self):
+        return {**self.__dict__, "_candidates": None}  # derived from the vocabulary again
+
     @classmethod
     def of(cls, compiled) -> "UniqueItems | None":
         """The tracker of ``compiled`` (made once per compiled grammar), None when no array of its
-        grammar needs one. Raises :class:`~grammars.json_schema.UnsupportedSchemaError` where the
-        parser could not tell a unique array's ``[`` from another terminal's."""
+        grammar needs one. ``UNIQUE_OPEN`` is the JSON Schema translator's: it refuses a grammar
+        where the parser could not tell that terminal's ``[`` from another one's (see
+        :func:`~grammars.json_schema.containers.check_unique_arrays`)."""
         cached = compiled.__dict__.get("_unique_items", False)
         if cached is not False:
             return cached
         names = compiled.lexicon.names
-        tracker = None
-        if UNIQUE_OPEN in names:
-            _check_apart(compiled, names.index(UNIQUE_OPEN))
-            tracker = cls(compiled, names.index(UNIQUE_OPEN))
+        tracker = cls(compiled, names.index(UNIQUE_OPEN)) if UNIQUE_OPEN in names else None
         compiled.__dict__["_unique_items"] = tracker
         return tracker
 
@@ -260,24 +261,3 @@ def _append(frames: list, b: int, upto: int) -> None:
         f = frames[j]
         if f[0]:
             frames[j] = (True, f[1], f[2] + ch, f[3])
-
-
-def _check_apart(compiled, terminal: int) -> None:
-    """Refuse a grammar where a unique array's ``[`` may stand where another terminal starting
-    with ``[`` may (the tracker could not tell which one the text is), or that the general
-    parser runs."""
-    from .json_schema.errors import UnsupportedSchemaError
-
-    if compiled.tables.general:
-        raise UnsupportedSchemaError("uniqueItems over values a grammar cannot keep apart is checked beside an "
-                                     "LALR(1) parser; this schema's alternatives need the general parser",
-                                     "uniqueItems", "#")
-    first = np.unpackbits(compiled.lexicon.first_bytes.view(np.uint8), axis=1)  # packed as np.packbits
-    others = np.flatnonzero(first[:, 0x5B])
-    others = others[others != terminal]
-    action = compiled.tables.action
-    rows = action[:, terminal] != -1
-    if others.size and (action[rows][:, others] != -1).any():
-        raise UnsupportedSchemaError("a uniqueItems array stands where another array or a listed value starting "
-                                     "with `[` may stand (anyOf/oneOf/type unions): the check beside the grammar "
-                                     "could not tell them apart", "uniqueItems", "#")

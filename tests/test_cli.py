@@ -205,10 +205,11 @@ def test_bad_json_schema_files_are_named(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{broken}:2:16: error: not JSON"), result.stderr
     unsupported = tmp_path / "unique.json"
-    unsupported.write_text(json.dumps({"type": "array", "items": {"uniqueItems": True}}))
+    unsupported.write_text(json.dumps({"anyOf": [{"type": "array", "items": {"type": "object"}, "uniqueItems": True},
+                                                 {"type": "array"}]}))
     result = cli("check", "--json-schema", str(unsupported), "[]")
     assert result.returncode == 1
-    assert "#/items/uniqueItems: unsupported `uniqueItems`" in result.stderr, result.stderr
+    assert "#/anyOf/0/uniqueItems: unsupported `uniqueItems`" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 

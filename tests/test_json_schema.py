@@ -181,16 +181,14 @@ def test_flexible_whitespace(tok):
 
 
 def test_unsupported_keyword_names_keyword_and_path():
-    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "object"},
-                                                     "uniqueItems": True}}}
+    # a unique array where a plain one may stand too: the matcher could not tell which one it reads
+    schema = {"type": "object", "properties": {"a": {"anyOf": [
+        {"type": "array", "items": {"type": "object"}, "uniqueItems": True}, {"type": "array"}]}}}
     with pytest.raises(UnsupportedSchemaError) as e:
-        json_schema_to_lark(schema)
+        Grammar.from_json_schema(schema)
     assert e.value.keyword == "uniqueItems"
-    assert e.value.path == "#/properties/a/uniqueItems"
+    assert e.value.path == "#/properties/a/anyOf/0/uniqueItems"
     assert "uniqueItems" in str(e.value) and "#/properties/a" in str(e.value)
-    with pytest.raises(UnsupportedSchemaError) as e:
-        json_schema_to_lark({"type": "array", "items": {"uniqueItems": True}})
-    assert e.value.keyword == "uniqueItems" and e.value.path == "#/items/uniqueItems"
     with pytest.raises(UnsupportedSchemaError) as e:  # overlapping branches whose negation is not regular
         json_schema_to_lark({"oneOf": [{"type": "array", "uniqueItems": True}, {"type": "array", "maxItems": 2}]})
     assert e.value.keyword == "oneOf" and "uniqueItems" in str(e.value)
@@ -216,8 +214,8 @@ def test_annotations_ignored_silently():
 
 
 def test_lenient_warns_and_ignores(tok):
-    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
-    with pytest.warns(UserWarning, match="uniqueItems"):
+    schema = {"type": "string", "format": "regex"}
+    with pytest.warns(UserWarning, match="format"):
         Grammar.from_json_schema(schema, lenient=True)
 
 

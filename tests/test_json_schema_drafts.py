@@ -151,8 +151,8 @@ def test_serialize_orders_keys_inside_pattern_property_values():
 
 def test_refusal_names_the_subschema_path():
     with pytest.raises(UnsupportedSchemaError) as e:
-        json_schema_to_lark({"$schema": D7, "definitions": {"t": {"type": "array", "items": {"type": "object"},
-                                                                   "uniqueItems": True}},
-                             "properties": {"tags": {"$ref": "#/definitions/t"}}})
+        Grammar.from_json_schema({"$schema": D7, "definitions": {"t": {"anyOf": [
+            {"type": "array", "items": {"type": "object"}, "uniqueItems": True}, {"type": "array"}]}},
+            "properties": {"tags": {"$ref": "#/definitions/t"}}})
     assert e.value.keyword == "uniqueItems" and e.value.path.startswith("#/properties/tags")
     assert json.loads(json.dumps(e.value.path)) == e.value.path

@@ -24,6 +24,8 @@ from .patterns import CH, enc_str
 class Containers:
     """Methods of the translator (mixed into :class:`~grammars.json_schema.translate.Translator`)."""
 
+    tracked = False  # whether the grammar is for this engine's matcher (uniqueItems checked beside it)
+
     def obj(self, schema, path) -> str:
         props = dict(schema.get("properties", {}))
         required = list(dict.fromkeys(schema.get("required", [])))
@@ -232,6 +234,11 @@ class Containers:
             values, work = self.unique_domain(schema, path)
             if values is not None and work <= MAX_UNIQUE_WORK:
                 return self.unique_array(values, schema)
+            if not self.tracked:
+                self.unsupported("uniqueItems", path, "uniqueItems over values a grammar cannot keep apart (free "
+                                 "strings, numbers, objects...) is checked by this engine's matcher beside the "
+                                 "grammar (Grammar.from_json_schema); Lark text alone cannot express it")
+                unique = False
         if "unevaluatedItems" in schema:
             self.unsupported("unevaluatedItems", path, "unevaluatedItems beside contains is not supported")
         prefix = list(schema.get("prefixItems", []))
@@ -385,3 +392,22 @@ class Containers:
             return count >= lo, moves
 
         return self.automaton_rule("uniq", (opn, cls), 0, step)
+
+
+def check_unique_arrays(grammar, opens_bracket: set[str], path: str) -> None:
+    """Refuse a grammar in which the matcher could not tell a unique array (``UNIQUE_OPEN``, see
+    :meth:`Containers.unique_open`) from another value: one that the general parser runs, or
+    where a state of the LALR table may shift both ``UNIQUE_OPEN`` and another terminal among
+    ``opens_bracket`` (those that can start with ``[``). ``path``: where the unique array is."""
+    parser = getattr(grammar, "parser", None)
+    if UNIQUE_OPEN not in {t.name for t in getattr(parser, "terminals", ())}:
+        return
+    if grammar.conflicts or parser.lalr is None:
+        raise UnsupportedSchemaError("uniqueItems over values a grammar cannot keep apart is checked beside an "
+                                     "LALR(1) parser, and this schema's alternatives need the general parser",
+                                     "uniqueItems", _ptr(path, "uniqueItems"))
+    others = opens_bracket - {UNIQUE_OPEN}
+    if any(UNIQUE_OPEN in acts and not others.isdisjoint(acts) for acts in parser.lalr[0].values()):
+        raise UnsupportedSchemaError("a uniqueItems array stands where another array or a listed value starting "
+                                     "with `[` may stand (anyOf/oneOf/type unions): the check beside the grammar "
+                                     "could not tell them apart", "uniqueItems", _ptr(path, "uniqueItems"))

@@ -16,9 +16,10 @@ import warnings
 
 from ..lark_literals import lark_regex_literal
 from .algebra import SchemaAlgebra
-from .containers import Containers
+from .containers import Containers, check_unique_arrays
 from ..errors import GrammarConflictError, UnsupportedRegexError
 from ..regex import regex_byte_dfa
+from ..unique_items import UNIQUE_OPEN
 from .drafts import detect_draft, to_2020_12
 from .errors import IgnoredKeywordsWarning, UnsupportedSchemaError, _Never
 from .jsonvalues import _ptr
@@ -313,8 +314,9 @@ def json_schema_to_lark(schema: dict | bool | str, *, strict: bool = False, leni
 
 
 def _to_lark(schema, strict: bool, lenient: bool, whitespace: str | None, disjoint_any: bool,
-             resources: dict | None = None, term_paths: dict | None = None) -> str:
+             resources: dict | None = None, term_paths: dict | None = None, tracked: bool = False) -> str:
     tr = _Translator(schema, strict, lenient, whitespace, disjoint_any, resources)
+    tr.tracked = tracked
     if term_paths is not None:
         tr.term_paths = term_paths
     try:
@@ -340,14 +342,15 @@ def compile_json_schema(schema: dict | bool | str, build: Callable[[str], G], **
     options = {"strict": False, "lenient": False, "whitespace": None, "resources": None, **options}
     first_paths: dict = {}  # the first grammar's terminals are built only if it is the one kept
     try:
-        first = build(_to_lark(schema, **options, disjoint_any=False, term_paths=first_paths))
+        first = build(_to_lark(schema, **options, disjoint_any=False, term_paths=first_paths, tracked=True))
     except GrammarConflictError:
         first = None
     if first is not None and not getattr(first, "conflicts", ()):
         return _checked(first, first_paths)
     try:
         paths: dict = {}
-        second = _checked(build(_to_lark(schema, **options, disjoint_any=True, term_paths=paths)), paths)
+        second = _checked(build(_to_lark(schema, **options, disjoint_any=True, term_paths=paths, tracked=True)),
+                          paths)
     except GrammarConflictError as e:
         if first is not None:
             return _checked(first, first_paths)
@@ -366,8 +369,11 @@ def _checked(grammar, term_paths: dict):
     that a token too large or not translatable is refused naming the schema path it comes from,
     not an internal terminal name."""
     parser = getattr(grammar, "parser", None)
+    opens_bracket = set()  # terminals that can start with "[" (see check_unique_arrays)
     for t in getattr(parser, "terminals", ()):
         if getattr(t.pattern, "type", None) != "re":
+            if t.pattern.value.lstrip(" \t\n\r")[:1] == "[":
+                opens_bracket.add(t.name)
             continue
         path = term_paths.get(t.name, "#")
         try:
@@ -379,4 +385,7 @@ def _checked(grammar, term_paths: dict):
         if not dfa.accepting.any():  # else the compile fails naming the terminal ("... would swallow ...")
             raise UnsupportedSchemaError(f"the values of {path} make a token that matches no text (a case the "
                                          "translator does not prune)", None, path)
+        if dfa.transitions[0, ord("[")] >= 0:
+            opens_bracket.add(t.name)
+    check_unique_arrays(grammar, opens_bracket, term_paths.get(UNIQUE_OPEN, "#"))
     return grammar

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import GrammarError
+from ..unique_items import UNIQUE_OPEN
 from .formats import (
     AnyText,
     Const,
@@ -76,8 +77,11 @@ class _Translator:
         if isinstance(node, Tag):
             return self.tag(node, skip_begin=skip_lead)
         if isinstance(node, JsonSchema):
-            return [w.embed(self.sub_grammar(node.path, self.grammar_cls.from_json_schema, node.schema,
-                                             whitespace="flexible"), node.path)], False
+            sub = self.sub_grammar(node.path, self.grammar_cls.from_json_schema, node.schema, whitespace="flexible")
+            if UNIQUE_OPEN in {t.name for t in sub.parser.terminals}:
+                raise StructuralTagError(f"{node.path}: uniqueItems over values a grammar cannot keep apart is checked "
+                                         "beside a JSON Schema's own grammar, not inside a structural tag")
+            return [w.embed(sub, node.path)], False
         if isinstance(node, Regex):
             return [w.embed(self.sub_grammar(node.path, self.grammar_cls.from_regex, node.pattern), node.path)], False
         if isinstance(node, LarkText):
