@@ -27,12 +27,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import GrammarError
+
 UNIQUE_OPEN = "UNIQUE_OPEN"  # the terminal that opens an array whose items must differ
 
 _WS = frozenset(b" \t\n\r")
 _NUMBER = frozenset(b"0123456789+-.eE")
 _STRUCT = frozenset(b'",]}') | _WS
-_SCALAR = frozenset(b"0123456789el")  # bytes that can end a number or a literal
+_SCALAR = frozenset(b"el")  # the last letters of the literals
 _LITERALS = (b"true", b"false", b"null")
 
 
@@ -95,6 +97,8 @@ class UniqueItems:
         if cached is not False:
             return cached
         names = compiled.lexicon.names
+        if UNIQUE_OPEN in names and compiled.tables.general:
+            raise GrammarError(f"{UNIQUE_OPEN} (a uniqueItems array) is tracked beside an LALR(1) parser only")
         tracker = cls(compiled, names.index(UNIQUE_OPEN)) if UNIQUE_OPEN in names else None
         compiled.__dict__["_unique_items"] = tracker
         return tracker
@@ -162,14 +166,14 @@ class UniqueItems:
         unique = [f for f in track.frames if f[0]]
         if not unique:
             return
-        struct, scalar, quote, comma, by_text = self.candidates()
+        struct, scalar, quote, comma, opener, by_text = self.candidates()
         top = track.frames[-1]
         if not any(f[1] for f in unique):
             pool = comma  # nothing to repeat yet but within the token itself
         elif track.in_string:
             pool = quote
-        else:
-            pool = struct | scalar if top[0] else struct
+        else:  # a token that only opens a string finishes nothing
+            pool = (struct | scalar if top[0] else struct) & ~opener
         bits = np.unpackbits(out.view(np.uint8), bitorder="little")[:len(pool)].astype(bool)
         toks = set(np.flatnonzero(bits & pool).tolist())
         level = _last_unique(track)
@@ -178,7 +182,7 @@ class UniqueItems:
             for text in track.frames[level][3]:
                 if text.startswith(cur):
                     rest = text[len(cur):]
-                    toks.update(t for j in range(1, len(rest)) for t in by_text.get(rest[:j], ()) if bits[t])
+                    toks.update(t for j in range(1, len(rest) + 1) for t in by_text.get(rest[:j], ()) if bits[t])
         for tok in toks:
             data = self.compiled.token_bytes(tok)
             after = self.feed(track, data, state)
@@ -212,11 +216,11 @@ class UniqueItems:
 
     def candidates(self) -> tuple:
         """bool arrays over the token ids: tokens with a byte that can finish a string, a container
-        or a number, with a byte that can end a number or a literal, with a quote, with a comma;
-        and the token ids by their bytes."""
+        or a number, with the last letter of a literal, with a quote, with a comma, that are a quote
+        and string contents only; and the token ids by their bytes."""
         if self._candidates is None:
             cg = self.compiled
-            struct, scalar, quote, comma = (np.zeros(cg.vocab_size, dtype=bool) for _ in range(4))
+            struct, scalar, quote, comma, opener = (np.zeros(cg.vocab_size, dtype=bool) for _ in range(5))
             by_text: dict[bytes, list[int]] = {}
             for tok in range(cg.vocab_size):
                 data = cg.token_bytes(tok) or b""
@@ -225,9 +229,10 @@ class UniqueItems:
                 scalar[tok] = not _SCALAR.isdisjoint(chars)
                 quote[tok] = 0x22 in chars
                 comma[tok] = 0x2C in chars
+                opener[tok] = data[:1] == b'"' and b'"' not in data[1:] and b"\\" not in data[1:]
                 if data:
                     by_text.setdefault(data, []).append(tok)
-            self._candidates = (struct, scalar, quote, comma, by_text)
+            self._candidates = (struct, scalar, quote, comma, opener, by_text)
         return self._candidates
 
 

@@ -27,11 +27,14 @@ annotation, with a warning), ``minimum``/``maximum`` and the exclusive ones on a
 they are; other overlapping branches are made disjoint through negation), ``unevaluatedProperties``/
 ``unevaluatedItems`` (as the evaluated keywords merged into one schema see them), ``$ref``/``$defs``
 including recursion, ``$anchor``, ``$id`` base URIs, a ``$dynamicRef`` that resolves statically,
-references into other documents given as ``resources``, and ``uniqueItems`` over listed values
-(an automaton over the sets used, at most ``MAX_UNIQUE_WORK`` moves) or where no two items can be
-equal (``maxItems`` 1, provably different ``prefixItems``). Not supported: ``uniqueItems`` over
-free values (strings, numbers, objects: it needs a check past the grammar), other ``multipleOf``
-values, dynamic scopes, remote fetching, and the negation of some of these. Large ``maxLength``
+references into other documents given as ``resources``, and ``uniqueItems``: over listed values
+an automaton over the sets used (at most ``MAX_UNIQUE_WORK`` moves), nothing where no two items
+can be equal (``maxItems`` 1, provably different ``prefixItems``), and otherwise (free strings,
+numbers, objects...) a check by the matcher beside the grammar (:mod:`grammars.unique_items`; the
+array opens with the terminal ``UNIQUE_OPEN``), so only for a grammar built here
+(``Grammar.from_json_schema``), not for the Lark text alone. Not supported: other ``multipleOf``
+values, dynamic scopes, remote fetching, and the negation of some of these (``uniqueItems`` among
+them). Large ``maxLength``
 (plain strings) and ``maxItems`` are counted by rules, not unrolled.
 
 A keyword that is not supported raises :class:`UnsupportedSchemaError` naming the keyword and its
