@@ -61,3 +61,25 @@ def test_oneof_of_open_objects_told_apart_by_required_names(tok):
           invalid=[{"name": "a", "executable": "x", "image": "i"}, {"executable": "x"}, {"image": "i"},
                    {"name": "a", "image": "i", "replicas": "2"}, {"name": "a", "external": False},
                    {"name": "a", "project": "p", "env": [{"name": 1}]}])
+
+
+@pytest.mark.parametrize("pattern, lo, hi, valid, invalid", [
+    # OpenSearchServerless policies, Glue JWT tokens: printable ASCII up to 20480 / 8000 characters
+    ("^[\\x20-\\x7E]*$", 0, 20480, ["", "a b~", "x" * 3000], ["é", "a\tb", "x" * 20481]),
+    ("^\\S+$", 1, 8000, ["ab", "é" * 1500], ["", "a b", "a\nb", "x" * 8001]),
+    ("^[a-z]{2,3000}$", 0, 10000, ["ab", "z" * 2999], ["a", "z" * 3001, "aB"]),
+    # CloudFormation ARNs: a fixed head, then a run of one class
+    ("^arn:\\S+$", 20, 1600, ["arn:" + "x" * 16, "arn:" + "é" * 1596], ["arn:" + "x" * 15, "arn:" + "x" * 1597,
+                                                                       "arn:" + "x" * 15 + " ", "arx:" + "x" * 20]),
+    # EMR job arguments, OpenSearch policies: a search for one character of a class, up to 10280 / 20480
+    ("\\S", 1, 10280, ["a", " " * 300 + "x", " " * 2000 + "é" + "\t" * 10, "x" * 10280],
+     ["", " " * 3000, "\t\n ", "x" * 10281, " " * 10279 + "xx"]),
+    pytest.param("[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]+", 1, 20480, ["é", "\u0100" * 600 + "a"],
+                 ["", "\u0100" * 700, "\u0100" * 20480 + "a"], marks=pytest.mark.slow),
+    pytest.param("^arn:.{16,2044}$", 20, 2048, ["arn:aws:iam::123456789012", "arn:" + "a" * 2044],
+                 ["arn:" + "a" * 15, "arn:" + "a" * 2045, "arn:" + "a" * 20 + "\nb", "ARN:" + "a" * 20],
+                 marks=pytest.mark.slow),
+])
+def test_long_string_with_a_pattern_of_one_class(tok, pattern, lo, hi, valid, invalid):
+    schema = {"type": "string", "pattern": pattern, "minLength": lo, "maxLength": hi}
+    check(tok, schema, valid=valid, invalid=invalid)

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
     import sre_constants as _sre_c  # type: ignore
     import sre_parse as _sre_parse  # type: ignore
 
-__all__ = ["CH", "PatternError", "enc_str", "pattern_parts", "pattern_regex"]
+__all__ = ["CH", "PatternError", "class_loop", "contained_class", "enc_str", "pattern_parts", "pattern_regex"]
 
 # one JSON string character as json.dumps(ensure_ascii=False) writes it
 CH = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))'
@@ -138,34 +138,43 @@ def _category_ranges(cat) -> list:
     return table[cat]
 
 
+_CHAR_OPS = (_sre_c.LITERAL, _sre_c.NOT_LITERAL, _sre_c.ANY, _sre_c.IN, _sre_c.CATEGORY)
+
+
+def _char_ranges(op, av) -> list:
+    """The code point ranges of one parsed character item (an op of ``_CHAR_OPS``), as ECMA reads it."""
+    C = _sre_c
+    if op is C.LITERAL:
+        return [(av, av)]
+    if op is C.NOT_LITERAL:
+        return _complement([(av, av)])
+    if op is C.ANY:  # ECMA: any but line terminators
+        return _complement([(10, 10), (13, 13), (0x2028, 0x2029)])
+    if op is C.CATEGORY:
+        return _category_ranges(av)
+    ranges, negate = [], False
+    for iop, iav in av:
+        if iop is C.NEGATE:
+            negate = True
+        elif iop is C.LITERAL:
+            ranges.append((iav, iav))
+        elif iop is C.RANGE:
+            ranges.append(iav)
+        elif iop is C.CATEGORY:
+            ranges += _category_ranges(iav)
+        else:
+            raise PatternError(f"class item {iop}")
+    ranges = _normalize(ranges)
+    return _complement(ranges) if negate else ranges
+
+
 def _translate(items) -> str:
     """ECMA-262 regex (parsed by Python's parser) over characters -> regex over JSON spellings."""
     C = _sre_c
     out = []
     for op, av in items:
-        if op is C.LITERAL:
-            out.append(_charset_regex([(av, av)]))
-        elif op is C.NOT_LITERAL:
-            out.append(_charset_regex(_complement([(av, av)])))
-        elif op is C.ANY:  # ECMA: any but line terminators
-            out.append(_charset_regex(_complement([(10, 10), (13, 13), (0x2028, 0x2029)])))
-        elif op is C.IN:
-            ranges, negate = [], False
-            for iop, iav in av:
-                if iop is C.NEGATE:
-                    negate = True
-                elif iop is C.LITERAL:
-                    ranges.append((iav, iav))
-                elif iop is C.RANGE:
-                    ranges.append(iav)
-                elif iop is C.CATEGORY:
-                    ranges += _category_ranges(iav)
-                else:
-                    raise PatternError(f"class item {iop}")
-            ranges = _normalize(ranges)
-            out.append(_charset_regex(_complement(ranges) if negate else ranges))
-        elif op is C.CATEGORY:
-            out.append(_charset_regex(_category_ranges(av)))
+        if op in _CHAR_OPS:
+            out.append(_charset_regex(_char_ranges(op, av)))
         elif op is C.BRANCH:
             out.append("(?:" + "|".join(_translate(b) for b in av[1]) + ")")
         elif op is C.SUBPATTERN:
@@ -300,3 +309,57 @@ def _anchor_wrap(items, start: bool = False) -> str:
                                                                    C.AT_END_STRING) else "a word boundary")
     body = _translate(items)
     return ("" if start else f"{CH}*") + f"(?:{body})" + ("" if end else f"{CH}*")
+
+
+
+def class_loop(pattern: str) -> tuple[str, str, int, int | None] | None:
+    """``(prefix, character regex, lo, hi)`` when the strings in which ``pattern`` finds a match
+    are exactly the text ``prefix`` then ``lo`` to ``hi`` (None: no bound) characters of one class
+    (``^[a-z]*$``, ``^\\S+$``, ``^arn:.{0,9}$``), the class as a regex over JSON spellings; None
+    for any other pattern."""
+    C = _sre_c
+    try:
+        items = list(_sre_parse.parse(pattern))
+    except (re.error, ValueError, OverflowError, RecursionError):
+        return None
+    if len(items) < 3 or items[0][0] is not C.AT or items[0][1] not in (C.AT_BEGINNING, C.AT_BEGINNING_STRING) \
+            or items[-1][0] is not C.AT or items[-1][1] not in (C.AT_END, C.AT_END_STRING):
+        return None
+    prefix, item = items[1:-2], items[-2]
+    while item[0] is C.SUBPATTERN and not item[1][1] and not item[1][2] and len(item[1][3]) == 1:
+        item = list(item[1][3])[0]
+    if item[0] not in (C.MAX_REPEAT, C.MIN_REPEAT) or any(op is not C.LITERAL for op, _ in prefix):
+        return None
+    lo, hi, sub = item[1]
+    sub = list(sub)
+    if len(sub) != 1 or sub[0][0] not in _CHAR_OPS:
+        return None
+    try:
+        return "".join(chr(c) for _, c in prefix), _translate(sub), lo, None if hi is C.MAXREPEAT else hi
+    except PatternError:
+        return None
+
+
+def contained_class(pattern: str) -> tuple[str, str] | None:
+    """``(C, not C)``, regexes over JSON spellings of one character, when the strings in which
+    ``pattern`` finds a match are exactly those holding a character of the class C (an unanchored
+    ``\\S`` or ``[a-z]+``); None for any other pattern (or when every character is in C)."""
+    C = _sre_c
+    try:
+        items = list(_sre_parse.parse(pattern))
+    except (re.error, ValueError, OverflowError, RecursionError):
+        return None
+    if len(items) != 1:
+        return None
+    op, av = items[0]
+    while op is C.SUBPATTERN and not av[1] and not av[2] and len(av[3]) == 1:
+        op, av = list(av[3])[0]
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] == 1 and len(av[2]) == 1:
+        op, av = list(av[2])[0]  # a run of at least one C is found where one C is
+    if op not in _CHAR_OPS:
+        return None
+    try:
+        ranges = _char_ranges(op, av)
+        return _charset_regex(ranges), _charset_regex(_complement(ranges))
+    except PatternError:
+        return None

@@ -4,6 +4,7 @@ with lookaheads), numbers (ranges, ``multipleOf``).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from decimal import Decimal
@@ -16,7 +17,7 @@ from .formats import FORMATS
 from .jsonvalues import _is_num, _lit, _ptr
 from .keywords import _BODY_MARK, _WS_MARK, KNOWN_FORMATS, MAX_REPEAT, NUMBER, _quote_safe
 from .numbers import INTEGER, NONINTEGRAL, EmptyRange, multiple_regex, number_range_regex
-from .patterns import CH, PatternError, enc_str, pattern_parts, pattern_regex
+from .patterns import CH, PatternError, class_loop, contained_class, enc_str, pattern_parts, pattern_regex
 
 
 LONG_STRING = 1024  # a plain string with a longer maxLength is a chain of chunk tokens (long_string)
@@ -74,18 +75,26 @@ class Scalars:
         return la + _BODY_MARK + body
 
     def long_string(self, schema, path) -> str | None:
-        """A rule for a plain string (no pattern or format) whose ``maxLength`` is past what one
-        token holds (``LONG_STRING``): ``"``, up to ``maxLength // k`` chunk tokens of exactly ``k``
-        characters, a last token of fewer, ``"`` — a chain of rules counting chunks, so the work is
-        linear in ``maxLength / k`` rules and ``k`` DFA states, not ``maxLength`` states. None:
-        the string is one token (:meth:`string`)."""
+        """A rule for a string without ``format`` whose ``maxLength`` is past what one token holds
+        (``LONG_STRING``), with no ``pattern`` or one that is a fixed head then a run of one class
+        (:func:`~grammars.json_schema.patterns.class_loop`) or a search for one character of a class
+        (:func:`~grammars.json_schema.patterns.contained_class`): ``"``, up to ``maxLength // k``
+        chunk tokens of exactly ``k`` characters, a last token of fewer, ``"`` — a chain of rules
+        counting chunks (:meth:`chunk_chain`), so the work is linear in ``maxLength / k`` rules and
+        ``k`` DFA states, not ``maxLength`` states. None: the string is one token (:meth:`string`)."""
         hi = schema.get("maxLength")
-        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("pattern", "$notIn", "$notMatching",
-                                                                       "$alsoPattern")):
+        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("$notIn", "$notMatching", "$alsoPattern")):
             return None
         if self.asserted_format(schema, path) is not None:
             return None
-        lo, hi = int(schema.get("minLength", 0)), int(hi)
+        head, ch, found, lo, hi = "", CH, None, int(schema.get("minLength", 0)), int(hi)
+        if "pattern" in schema:
+            loop, found = class_loop(schema["pattern"]), contained_class(schema["pattern"])
+            if loop is None and found is None:
+                return None
+            if loop is not None:
+                head, ch, a, b = loop
+                lo, hi = max(lo - len(head), a), hi - len(head) if b is None else min(hi - len(head), b)
         if lo > hi:
             raise _Never()
         k = 256 if hi <= 256 * 1024 else -(-hi // 1024)
@@ -93,24 +102,38 @@ class Scalars:
             raise UnsupportedSchemaError(f"maxLength {hi} is above the bound {1024 * 1024} (1024 chunks of "
                                          "1024 characters)", "maxLength", _ptr(path, "maxLength"))
         name = self.new_rule("longstr")
-        chunk = self.term(f"{CH}{{{k}}}", path)
+        term = functools.partial(self.term, path=path)
+        free = functools.partial("(?:{}){{{},{}}}".format, ch)
+        if found is None:
+            self.chunk_chain(name, lo, hi, k, term(free(k, k)), lambda a, b: term(free(a, b)), True)
+        else:  # until a chunk holds a C, chunks of not-C; that chunk and the rest of the string any
+            hit = f"(?=(?:{found[1]})*(?:{found[0]})(?:{CH})*$)"  # (the whole token) holds a C
+            self.chunk_chain(f"{name}_seen", lo, hi, k, term(free(k, k)), lambda a, b: term(free(a, b)), True)
+            self.chunk_chain(name, lo, hi, k, term(f"(?:{found[1]}){{{k}}}"), lambda a, b: term(hit + free(a, b)),
+                             False, (term(hit + free(k, k)), f"{name}_seen"))
+        self.rules.append(f'{name}: {term(self.ws + chr(34) + enc_str(head))} {name}_0 {term(chr(34))}')
+        return name
+
+    def chunk_chain(self, name: str, lo: int, hi: int, k: int, stay: str, rest, ends: bool,
+                    switch: tuple[str, str] | None = None) -> None:
+        """Rules ``{name}_j``: the rest of a string of ``lo`` to ``hi`` characters after ``j`` chunks of
+        ``k``: the chunk terminal ``stay`` then ``{name}_{j+1}``, or (``switch``: a chunk terminal
+        and a chain) that chunk then the other chain's rule ``j+1``, or a last part ``rest(a, b)``
+        (a terminal of ``a`` to ``b`` characters); ``ends``: the string may end after a ``stay``
+        chunk or here (a chain that still waits for something may not)."""
         q = hi // k
         last = q if hi % k else q - 1  # rule j: the rest after j chunks (none left after q chunks of k)
         for j in range(last + 1):
             a, b = max(0, lo - j * k), min(k - 1, hi - j * k)
-            alts = []
-            if b >= max(a, 1):
-                alts.append(self.term(f"{CH}{{{max(a, 1)},{b}}}", path))
-            if j < last:
-                alts.append(f"{chunk} {name}_{j + 1}")
-            elif j < q:
-                alts.append(chunk)  # the last chunk ends the string
+            alts = [rest(max(a, 1), b)] if b >= max(a, 1) else []
+            for chunk, chain, may_end in [(stay, name, ends)] + ([(*switch, True)] if switch else []):
+                if j < last:
+                    alts.append(f"{chunk} {chain}_{j + 1}")
+                elif j < q and may_end:
+                    alts.append(chunk)  # the last chunk ends the string
             if not alts:
                 raise _Never()
-            body = " | ".join(alts)
-            self.rules.append(f"{name}_{j}: ({body})" + ("?" if a == 0 else ""))
-        self.rules.append(f'{name}: {self.term(self.ws + chr(34), path)} {name}_0 {self.term(chr(34), path)}')
-        return name
+            self.rules.append(f"{name}_{j}: ({' | '.join(alts)})" + ("?" if a == 0 and ends else ""))
 
     def asserted_format(self, schema, path) -> str | None:
         """The ``format`` of a string schema that constrains it (one of ``FORMATS``); None when there
