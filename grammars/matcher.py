@@ -52,8 +52,9 @@ class GrammarMatcher:
     # -- state -------------------------------------------------------------------------------
     @property
     def state(self) -> tuple:
-        """(parser stack, lexer state) now; equal states allow the same continuations. On the
-        general path: (the branches, each a (stack, lexer state) pair, and -1)."""
+        """(parser stack, lexer state) now; equal states allow the same continuations (in a grammar
+        with uniqueItems arrays, when the items so far are the same too). On the general path: (the
+        branches, each a (stack, lexer state) pair, and -1)."""
         if self._general:
             return self._state.branches, -1
         return self._state.stack, self._state.q
