@@ -172,10 +172,9 @@ class GrammarMatcher:
         out = bytearray()
         while len(out) < limit and not probe.is_accepting():
             allowed = probe.allowed_bytes()
-            if len(allowed) != 1:
-                break
+            if len(allowed) != 1 or not probe._push_bytes(bytes(allowed)):
+                break  # (the byte may end a uniqueItems array's item as a duplicate)
             out.append(allowed[0])
-            probe._push_bytes(bytes(allowed))
         return bytes(out)
 
     def forced_tokens(self, limit: int = 256) -> list[int]:
@@ -201,6 +200,17 @@ class GrammarMatcher:
                 break
             tokens.append(best)
             pos += best_len
+        return tokens if self._unique is None else self._unmasked_prefix(tokens)
+
+    def _unmasked_prefix(self, tokens: list[int]) -> list[int]:
+        """The leading ``tokens`` that the masks allow in turn (the uniqueItems filter may drop a
+        token the grammar alone forces: one after which an item can only end as a duplicate)."""
+        probe, mask = self.fork(), allocate_token_bitmask(1, self.compiled.logits_width)
+        for n, tok in enumerate(tokens):
+            probe.fill_bitmask(mask, 0)
+            if not (int(mask[0, tok >> 5]) >> (tok & 31)) & 1:
+                return tokens[:n]
+            probe.advance(tok)
         return tokens
 
     def text(self) -> str:

@@ -185,3 +185,15 @@ def test_refused_where_the_bracket_is_ambiguous(tok):
                         {"type": "array", "items": {"type": "integer"}}]}
     with pytest.raises(UnsupportedSchemaError, match="uniqueItems"):
         GrammarMatcher(compile_schema(tok, schema))
+
+
+def test_forced_bytes_stop_before_a_duplicate(tok):
+    cg = compile_schema(tok, {"type": "array", "uniqueItems": True, "items": {"type": "string", "pattern": "^abc$"}})
+    m = GrammarMatcher(cg)
+    assert m.advance_bytes(b'["abc",')  # (the mask had no comma here: only a duplicate could follow)
+    assert m.forced_bytes() == b'"abc'
+    assert m.forced_tokens() == []  # the masks allow none of them: "abc" again is all that could follow
+    ok = GrammarMatcher(compile_schema(tok, {"type": "array", "uniqueItems": True, "minItems": 1,
+                                             "items": {"type": "string", "pattern": "^abc$"}}))
+    ok.advance_bytes(b"[")
+    assert ok.forced_tokens() and ok.forced_bytes() == b'"abc"'
