@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from grammars import Grammar
+from grammars.json_schema import UnsupportedSchemaError
+
 from schema_walk import check  # tests/ is on sys.path (pytest rootdir insertion)
 
 
@@ -83,3 +86,43 @@ def test_oneof_of_open_objects_told_apart_by_required_names(tok):
 def test_long_string_with_a_pattern_of_one_class(tok, pattern, lo, hi, valid, invalid):
     schema = {"type": "string", "pattern": pattern, "minLength": lo, "maxLength": hi}
     check(tok, schema, valid=valid, invalid=invalid)
+
+
+def test_oneof_whose_branch_holds_an_overlapping_oneof(tok):
+    # testenvironments: a docker branch is "dockerImage or dockerFile, not both" (a oneOf negated)
+    docker = {"properties": {"type": {"enum": ["docker"]}},
+              "oneOf": [{"required": ["dockerImage"], "properties": {"dockerImage": {"type": "string"}}},
+                        {"required": ["dockerFile"], "properties": {"dockerFile": {"type": "string"}}}]}
+    ssh = {"required": ["remoteUri"], "properties": {"type": {"enum": ["ssh", "docker"]}, "remoteUri": {"type": "string"}}}
+    schema = {"type": "object", "required": ["name", "type"], "properties": {"name": {"type": "string"}},
+              "oneOf": [docker, ssh]}
+    check(tok, schema,
+          valid=[{"name": "n", "type": "docker", "dockerImage": "i"}, {"name": "n", "type": "docker", "dockerFile": "f"},
+                 {"name": "n", "type": "ssh", "remoteUri": "u"},
+                 {"name": "n", "type": "docker", "dockerImage": "i", "dockerFile": "f", "remoteUri": "u"}],
+          invalid=[{"name": "n", "type": "docker", "dockerImage": "i", "remoteUri": "u"},
+                   {"name": "n", "type": "docker", "dockerImage": "i", "dockerFile": "f"},
+                   {"name": "n", "type": "docker"}, {"name": "n", "type": "ssh"},
+                   {"name": "n", "type": "docker", "dockerImage": 1}])
+
+
+def test_oneof_with_a_branch_of_listed_property_names(tok):
+    # swcrc's env targets: a query string, a list of them, or a map from known browser names to versions
+    schema = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
+                        {"type": "object", "propertyNames": {"enum": ["chrome", "ie", "node"]}},
+                        {"type": "object", "properties": {"node": {"type": "number"}}, "required": ["node"]}]}
+    check(tok, schema,
+          valid=["q", ["a"], {"chrome": "1"}, {}, {"node": 1, "x": 2}, {"node": "12", "ie": 11}],
+          invalid=[{"node": 1}, {"chrome": "1", "node": 2}, {"node": 2, "chrome": "1"}, {"x": 1}, 3,
+                   {"node": "1", "x": 2}])
+
+
+def test_oneof_that_would_negate_additional_properties_is_refused_not_narrowed(tok):
+    # not (every additional value is a string) is "some additional value is not": {"a": 1, "b": "x", "c": 2}
+    # is valid (second branch only); an encoding as "every additional value is not a string" would lose it
+    schema = {"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
+                        {"type": "object", "required": ["a"]}]}
+    with pytest.raises(UnsupportedSchemaError, match="oneOf/0.*negating additionalProperties"):
+        Grammar.from_json_schema(schema)
+    check(tok, {"oneOf": [{"type": "object", "additionalProperties": False}, {"type": "object", "required": ["a"]}]},
+          valid=[{"a": 1}, {"a": 1, "b": "x", "c": 2}, {}], invalid=[3, {"b": 1}])

@@ -46,8 +46,7 @@ class Negation:
             if comb in s:
                 subs = s.pop(comb)
                 if comb == "oneOf" and not self.disjoint(s, subs, path):
-                    raise UnsupportedSchemaError("negating a oneOf whose branches may overlap is not supported",
-                                                 "not", path)
+                    subs = self.exactly_one({}, subs, path)  # disjoint branches, then as anyOf
                 # not (rest and (A or B)) = not rest, or rest and not A and not B
                 out = self.negate_within(ty, s, path, depth) if s else []
                 # each conjunction with its stated types (as _types reads it), kept beside it: the
@@ -164,8 +163,22 @@ class Negation:
             neg = self.negate(v, _ptr(path, "additionalProperties"), depth)
             if neg is False:
                 return []
+            try:  # "some additional key fails v" is "every additional key fails v" only when none can pass
+                self.flatten(v, _ptr(path, "additionalProperties"), depth + 1)
+                raise UnsupportedSchemaError("negating additionalProperties other than false (some additional "
+                                             "property failing its schema) is not supported", "not", path)
+            except _Never:
+                pass
             names = {name: True for name in group.get("properties", {})}
             return [{"properties": names, "additionalProperties": neg, "$keysOutside": [list(names)]}]
+        if k == "propertyNames":  # not (every key is one of N): a key outside N
+            names = self.flatten(v, _ptr(path, "propertyNames")) if v is not True else {}
+            if not ("enum" in names or "const" in names) or set(names) - {"enum", "const", "type"} \
+                    or names.get("type", "string") not in ("string", ["string"]):
+                raise UnsupportedSchemaError("negating `propertyNames` other than a list of names is not supported",
+                                             "not", path)
+            names = list(dict.fromkeys(x for x in self.listed_values(names) if isinstance(x, str)))
+            return [{"properties": {x: True for x in names}, "$keysOutside": [names]}]  # (as for additionalProperties)
         if k == "$keysOutside":  # not (a key outside N1 and ...): all keys in N1, or ... (disjoint)
             return [{"$keysOutside": v[:i], "propertyNames": {"enum": list(names)}} for i, names in enumerate(v)]
         if k in ("prefixItems", "items"):
