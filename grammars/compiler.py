@@ -20,6 +20,7 @@ import numpy as np
 from . import kernels
 from .cache import cache_root, load_pickle, save_pickle
 from .errors import EmptyLanguageError
+from .gcpause import paused_gc
 from .grammar import Grammar
 from .lexing import Lexicon
 from .lexing.merge import LiteralGroups, lalr_states, literal_groups
@@ -303,8 +304,9 @@ def compile_grammar(grammar: Grammar, vocab: Vocabulary, *, use_disk_cache: bool
     path = cache_root() / "grammars" / f"{key}.pkl"
     compiled = load_pickle(path) if use_disk_cache else None
     if not isinstance(compiled, CompiledGrammar) or compiled.key != key:
-        compiled = _build(grammar, vocab, key, use_disk_cache)
-        check_vocabulary_can_start(compiled, grammar, vocab)
+        with paused_gc():
+            compiled = _build(grammar, vocab, key, use_disk_cache)
+            check_vocabulary_can_start(compiled, grammar, vocab)
         if use_disk_cache:
             save_pickle(path, compiled)
     with _lock:

@@ -21,6 +21,7 @@ from pathlib import Path
 from lark.lexer import PatternStr
 
 from .errors import GrammarError, RegexSyntaxError
+from .gcpause import paused_gc
 from .lark_literals import lark_regex_literal
 from .parsing.indentation import Indentation
 from .parsing.lark_build import LarkGrammar, build_lark
@@ -99,8 +100,9 @@ class Grammar:
         grammar runs on the general path.
         """
         indentation = Indentation.named(indenter)
-        parser, conflicts = build_lark(text, start, source)
-        drop_past_token_lookaheads(parser)  # python.lark's STRING and DEC_NUMBER
+        with paused_gc():
+            parser, conflicts = build_lark(text, start, source)
+            drop_past_token_lookaheads(parser)  # python.lark's STRING and DEC_NUMBER
         _check_declared_terminals(parser, source, indentation)
         _warn_special_token_text(parser, source)
         return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts,
@@ -182,7 +184,8 @@ class Grammar:
         """
         from .json_schema import compile_json_schema
 
-        return compile_json_schema(schema, lambda text: cls.from_lark(text, source="<json schema>"), **options)
+        with paused_gc():
+            return compile_json_schema(schema, lambda text: cls.from_lark(text, source="<json schema>"), **options)
 
     @classmethod
     def from_pydantic(cls, model: Any, **options: Any) -> "Grammar":

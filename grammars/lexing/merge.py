@@ -23,6 +23,7 @@ from lark.grammar import Rule, Terminal
 from lark.lexer import PatternStr
 from lark.parsers.lalr_analysis import LALR_Analyzer
 
+from ..parsing.lalr import lalr_table
 from ..parsing.lark_build import lalr_states as lark_lalr_states
 
 MIN_GROUP = 2  # merge only groups of at least this many literals
@@ -88,7 +89,12 @@ def literal_groups(parser) -> LiteralGroups | None:
 def lalr_states(rules, start: str):
     """lark's LALR(1) table of ``rules`` as ``{state: {symbol name: [(kind, arg)]}}`` (the form
     :func:`grammars.parsing.tables._dense` reads) and the start state; None when lark finds a
-    reduce/reduce collision (the caller keeps the unmerged grammar)."""
+    reduce/reduce collision (the caller keeps the unmerged grammar). :func:`lalr_table` builds
+    the same table on integers; lark's analysis runs only where that one has a conflict (lark
+    resolves a shift/reduce conflict as a shift)."""
+    table = lalr_table(rules, start)
+    if table is not None:
+        return table
     analyzer = LALR_Analyzer(ParserConf(rules, None, [start]))
     try:
         analyzer.compute_lalr()

@@ -13,7 +13,9 @@ which lark's table has and so this one has). States are numbered breadth-first f
 state, symbols in name order, so the numbering is the same in every process.
 
 Only a grammar without conflicts gets a table here (:func:`lalr_table` returns None otherwise);
-the caller then runs lark's analysis, whose log and errors name the conflicts.
+:func:`lalr_analysis` names the conflicts of one that has some, as lark's log and errors name
+them, with every action of lark's analysis (what the general path runs); where neither can
+answer (an error lark reports, lookaheads lark aliases) the caller runs lark's analysis.
 
     >>> from lark.load_grammar import load_grammar
     >>> terminals, rules, _ = load_grammar('start: "a" start | "b"', "<doc>", [], False)[0].compile(["start"], set())
@@ -23,6 +25,8 @@ the caller then runs lark's analysis, whose log and errors name the conflicts.
 """
 
 from __future__ import annotations
+
+import re
 
 _SHIFT, _REDUCE, _ACCEPT = "shift", "reduce", "accept"
 
@@ -35,6 +39,24 @@ def lalr_table(rules: list, start: str):
     reduce/reduce conflict, a rule twice, a symbol used as terminal and rule, or an undefined
     rule (lark's analysis reports those)."""
     return _Analysis(rules, start).table()
+
+
+def lalr_analysis(rules: list, start: str):
+    """:func:`lalr_table`'s table, or for a grammar with LALR(1) conflicts (from the same
+    analysis) ``(messages, (states, start state))``: the conflicts as lark's log and errors
+    describe them (``shift/reduce on PLUS (rule e)``, ``reduce/reduce on B``; a reduce/reduce
+    collision that a strictly higher rule priority settles is none) and every shift, reduce and
+    accept action in the form of :func:`lalr_table` (a shift before the reduces on one symbol,
+    reduces in the order of their rules' text). Returns ``(table, None)``, ``(None, (messages,
+    actions))``, or ``(None, None)`` when this analysis cannot tell (see :func:`lalr_table`)."""
+    analysis = _Analysis(rules, start)
+    if not analysis._numbered():
+        return None, None
+    analysis._lr0()
+    if not analysis._lookaheads():
+        return None, None
+    table = analysis._actions()
+    return (table, None) if table is not None else (None, analysis._conflicts())
 
 
 class _Analysis:
@@ -225,12 +247,7 @@ class _Analysis:
         states = {}
         for p, moves in enumerate(self.goto):
             acts = {names[s]: [(_SHIFT, q)] for s, q in moves.items()}
-            by_term: dict[int, list[int]] = {}
-            for r, bits in self.la[p].items():
-                while bits:
-                    low = bits & -bits
-                    by_term.setdefault(low.bit_length() - 1, []).append(r)
-                    bits ^= low
+            by_term = self._reduces(p)
             for t, rs in by_term.items():
                 if len(rs) > 1:
                     ranked = sorted(((self.rules[r].options.priority or 0) for r in rs), reverse=True)
@@ -244,6 +261,41 @@ class _Analysis:
                 acts.setdefault("$END", []).insert(0, (_ACCEPT, None))
             states[p] = acts
         return states, 0
+
+
+    def _reduces(self, p: int) -> dict[int, list[int]]:
+        """State p's reduces by lookahead terminal: terminal -> rules."""
+        by_term: dict[int, list[int]] = {}
+        for r, bits in self.la[p].items():
+            while bits:
+                low = bits & -bits
+                by_term.setdefault(low.bit_length() - 1, []).append(r)
+                bits ^= low
+        return by_term
+
+    def _conflicts(self):
+        names = self.term_names + self.nt_names
+        root_item = self.base[self.root] + 1
+        messages: list[str] = []
+        collisions: list[str] = []  # reduce/reduce: lark raises them after logging the others
+        states = {}
+        for p, moves in enumerate(self.goto):
+            acts = {names[s]: [(_SHIFT, q)] for s, q in moves.items()}
+            by_term = self._reduces(p)
+            for t, rs in sorted(by_term.items()):
+                ranked = sorted(((self.rules[r].options.priority or 0) for r in rs), reverse=True)
+                if len(rs) > 1 and ranked[0] == ranked[1]:
+                    collisions.append(f"reduce/reduce on {names[t]}")
+                elif t in moves:
+                    best = max(rs, key=lambda r: self.rules[r].options.priority or 0)
+                    rule = re.match(r"\w+", self.rules[best].origin.name)
+                    messages.append(f"shift/reduce on {names[t]}" + (f" (rule {rule[0]})" if rule else ""))
+                rules = sorted((self.rules[r] for r in rs), key=str)
+                acts.setdefault(names[t], []).extend((_REDUCE, rule) for rule in rules)
+            if root_item in self.kernels[p]:
+                acts.setdefault("$END", []).insert(0, (_ACCEPT, None))
+            states[p] = acts
+        return messages + collisions, (states, 0)
 
 
 def _closed(relation: list[list[int]], sets: list[int]) -> tuple[list[int], bool]:

@@ -33,7 +33,7 @@ from lark.utils import get_regexp_width
 
 from ..cache import cache_root, load_pickle, save_pickle
 from ..errors import GrammarError, GrammarSyntaxError, UndefinedSymbolError
-from .lalr import lalr_table
+from .lalr import lalr_analysis
 
 _AT_LINE = re.compile(r"at line (\d+) column (\d+)")
 _UNDEFINED = re.compile(r"(?:Rule|Terminal|Using an undefined rule:?|Terminals? used but not defined:?)\W*'?(\w+)'?")
@@ -42,7 +42,7 @@ _LALR_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False
 _EARLEY_OPTIONS = dict(parser="earley", lexer="dynamic", maybe_placeholders=False)
 SHOWN_CONFLICTS = 3
 CACHE_AFTER_S = 0.02  # a front end that took longer is kept on disk (a faster one is rebuilt)
-_FORMAT = 1
+_FORMAT = 2  # 2: all_actions from parsing.lalr for a grammar with conflicts
 _log_lock = threading.Lock()
 
 
@@ -71,6 +71,7 @@ class LarkGrammar:
         self.lalr = lalr
         self.conflicts = conflicts
         self.analyzer = None  # for a grammar with conflicts: lark's analysis, lookaheads computed
+        self.all_actions = None  # or every action of parsing.lalr's analysis (states, start state)
         self._lark = None
         self._lock = threading.Lock()
 
@@ -131,9 +132,13 @@ def _build(text: str, start: str, source: str) -> LarkGrammar:
     loaded, _ = load_grammar(text, source, [], False)
     terminals, rules, ignore = loaded.compile([start], set())
     _check_terminals(terminals, ignore)
-    lalr = lalr_table(rules, start)
+    lalr, found = lalr_analysis(rules, start)
     if lalr is not None:
         return LarkGrammar(text, start, terminals, rules, ignore, lalr, ())
+    if found is not None and found[0]:
+        grammar = LarkGrammar(text, start, terminals, rules, ignore, None, _summary(found[0]))
+        grammar.all_actions = found[1]
+        return grammar
     analyzer = LALR_Analyzer(ParserConf(rules, None, [start]))  # conflicts: lark's log names them
     messages: list[str] = []
     try:
@@ -205,14 +210,15 @@ def _lalr_lark(text: str, start: str) -> lark.Lark:
 
 
 def _summary(messages: list[str]) -> tuple[str, ...]:
-    """Shift/reduce log lines and reduce/reduce descriptions as at most a few distinct lines."""
+    """lark's shift/reduce log lines, reduce/reduce descriptions and :func:`~grammars.parsing.lalr.lalr_analysis`'
+    lines as at most a few distinct lines."""
     found: list[str] = []
     for i, msg in enumerate(messages):
         m = re.match(r"Shift/Reduce conflict for terminal (\S+):", msg)
         if m:
             rule = re.match(r"\s*\*\s*<(\w+)", messages[i + 1]) if i + 1 < len(messages) else None
             found.append(f"shift/reduce on {m[1]}" + (f" (rule {rule[1]})" if rule else ""))
-        elif msg.startswith("reduce/reduce"):
+        elif msg.startswith(("reduce/reduce", "shift/reduce")):  # lalr_analysis' own lines
             found.append(msg)
     distinct = list(dict.fromkeys(found))
     if len(distinct) > SHOWN_CONFLICTS:

@@ -96,6 +96,8 @@ class _AllActionsAnalyzer(LALR_Analyzer):
 
 def _all_actions(parser: lark.Lark, start: str):
     _refuse_hidden_left_recursion(parser.rules)
+    if getattr(parser, "all_actions", None) is not None:  # lark_build's, from parsing.lalr
+        return parser.all_actions
     analyzer = getattr(parser, "analyzer", None)  # lark_build's analysis, lookaheads computed
     if analyzer is None:
         analyzer = _AllActionsAnalyzer(ParserConf(parser.rules, None, [start]))
