@@ -113,8 +113,9 @@ class Grammar:
                         indenter: "str | Indentation | Any" = None) -> "Grammar":
         """A grammar in the Lark dialect of llguidance / OpenAI custom tools: ``{m,n}`` repetition
         on rules and terminals, inline ``%json { schema }`` and special tokens by name or id
-        (``<|im_end|>``, ``<[128010]>``) besides plain Lark; the dialect's other constructs
-        (``%regex``, rule attributes) are refused by name (see :mod:`grammars.frontends.llguidance`).
+        (``<|im_end|>``, ``<[128010]>``), lazy rules (``[lazy]``, ``[suffix=...]``) and ``%regex``
+        substrings besides plain Lark; the dialect's other constructs are refused by name (see
+        :mod:`grammars.frontends.llguidance`).
         ``indenter`` as :meth:`from_lark`.
 
         Example:
@@ -217,8 +218,12 @@ class Grammar:
     def from_text(cls, text: str, *, dialect: str = "lark", start: str = "start",
                   source: str = "<string>", indenter: Any = None) -> "Grammar":
         """Grammar text of ``dialect`` (one of ``GRAMMAR_DIALECTS``): ``"lark"`` as
-        :meth:`from_lark`, ``"llguidance"`` as :meth:`from_llguidance`."""
+        :meth:`from_lark`, ``"llguidance"`` as :meth:`from_llguidance`. Text that begins with
+        ``%llguidance {}`` is the llguidance dialect whatever ``dialect`` says (as llguidance
+        reads it; plain Lark has no such line), so a server's ``grammar`` field can carry it."""
         _check_dialect(dialect)
+        if _LLGUIDANCE_HEADER.match(text):
+            dialect = "llguidance"
         read = cls.from_llguidance if dialect == "llguidance" else cls.from_lark
         return read(text, start=start, source=source, indenter=indenter)
 
@@ -264,6 +269,7 @@ class Grammar:
 
 
 GRAMMAR_DIALECTS = ("lark", "llguidance")
+_LLGUIDANCE_HEADER = re.compile(r"\s*(?://[^\n]*\n\s*)*%llguidance\b")
 
 
 def _check_dialect(dialect: str) -> None:

@@ -187,3 +187,16 @@ def test_hidden_left_recursion_is_refused_at_compile_time():
     assert earley_accepts(text, "baa")  # lark's Earley takes it; the general path cannot
     with pytest.raises(GrammarError, match="rule 'start' is left-recursive behind 'x'"):
         text_matches(Grammar.from_lark(text), "b")
+
+
+@pytest.mark.parametrize("terminal, inside, outside", [
+    ("/a*b/", ["b", "bab", "aab"], ["a", "ba", "baa", "aba"]),
+    ("/ *x/", ["x", "  x", "x x"], [" ", "x ", "x  "]),
+    ("/[0-9]*[.][0-9]+/", [".5", "1.5", ".5.5"], ["1", ".5.", "1.", ".5 "]),
+])
+def test_a_lexeme_that_returns_to_the_start_state_is_still_pending(terminal, inside, outside):
+    # /a*b/ reads "a" without leaving its start state: the engine must not take the "a" of "ba"
+    # for "no lexeme begun" and accept the text, nor allow the end there
+    grammar = Grammar.from_lark(f"start: X+\nX: {terminal}\n")
+    assert all(text_matches(grammar, s) for s in inside)
+    assert not any(text_matches(grammar, s) for s in outside)

@@ -13,12 +13,16 @@ DATE = r"[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 PERSON = {"type": "object", "additionalProperties": False, "required": ["name", "age"],
           "properties": {"name": {"type": "string", "maxLength": 12},
                          "age": {"type": "integer", "minimum": 0, "maximum": 120}}}
+# the llguidance dialect in vLLM's `grammar` field, named by its header line
+RATING = ('%llguidance {}\nstart: ("positive" | "negative" | "neutral") " (" %json {"type": "integer", '
+          '"minimum": 1, "maximum": 5} "/5)"')
 GRAMMARS = {"choices": {"grammar": "choices"}, "record": {"grammar": RECORD}, "date": {"regex": DATE},
-            "person": {"json_schema": PERSON}}
+            "person": {"json_schema": PERSON}, "rating": {"grammar": RATING}}
 PROMPTS = {"choices": "Is the review 'I love it' positive, negative or neutral?",
            "record": "Invent a person and give their name and age as JSON.",
            "date": "When did the Apollo 11 mission land on the moon? Give the date.",
-           "person": "Invent a pirate with a name and an age, as JSON."}
+           "person": "Invent a pirate with a name and an age, as JSON.",
+           "rating": "Rate the review 'I love it': positive, negative or neutral, and a score out of 5."}
 
 
 def chat(tokenizer, text: str) -> str:

@@ -15,9 +15,15 @@ Supported:
   by name. The schema's rules and terminals come in under fresh names (``json1_...``,
   ``JSON1_...``).
 
-Refused by name, with the line, rather than read as something else: ``%regex``, ``%llguidance``,
-``%lark`` sections, ``%json`` or a special token inside a terminal, and rule attributes
-(``[lazy]``, ``[stop=...]``, ``[max_tokens=...]``, ``[capture]``, ``[temperature=...]``). Strings,
+* rule attributes ``[lazy]``, ``[suffix=...]`` and ``[capture...]`` (see
+  :mod:`grammars.frontends.rule_attributes`);
+* ``%regex {"substring_chunks" | "substring_words" | "substring_chars": ...}``: the substrings of
+  the text at chunk boundaries (see :mod:`grammars.frontends.substring`);
+* ``%llguidance {}`` (it only names the dialect).
+
+Refused by name, with the line, rather than read as something else: ``%lark`` sections, options in
+``%llguidance {...}``, other ``%regex`` objects, ``%json`` or a special token inside a terminal,
+and the rule attributes ``[stop=...]``, ``[max_tokens=...]``, ``[temperature=...]``. Strings,
 regexes and comments are never rewritten.
 
 Example:
@@ -31,23 +37,30 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from ..errors import GrammarError, GrammarSyntaxError
+from ..lark_literals import lark_regex_literal
 from ..special_tokens import special_token_literal
+from .rule_attributes import rewrite_rule_attributes
+from .scanning import literal_end, position, refuse
+from .substring import substring_regex
 
 _REPEAT = re.compile(r"\{\s*(\d*)\s*(,?)\s*(\d*)\s*\}")
-_SECTIONS = ("%regex", "%llguidance", "%lark")
+_SECTIONS = ("%lark",)
+_REGEX = re.compile(r"%regex\b\s*")
+_OPTIONS = re.compile(r"%llguidance\b\s*")
 _JSON = re.compile(r"%json\b\s*")
 _DEFINITION = re.compile(r"^[?!]?([A-Za-z_]\w*)(?:\.-?\d+)?\s*:", re.MULTILINE)
 _JSON_OPTIONS = {"whitespace_flexible", "lenient"}
 _SPECIAL = re.compile(r"<\|[^|<>\s\"]+\|>|<\[\d+\]>")
-_ATTRIBUTE = re.compile(r"\[\s*(lazy|stop|max_tokens|capture|temperature|suffix)\b[^\]\n]*\]\s*:")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
 def lark_from_llguidance(text: str) -> str:
     """Lark text with the same language as the llguidance-dialect ``text``, or a
     :class:`GrammarSyntaxError` naming the construct that is not supported."""
+    text = rewrite_rule_attributes(text)
     out: list[str] = []
     schemas: list[str] = []  # the %json sub-grammars, already renamed, and special-token terminals
     specials: dict[str, str] = {}  # special token name -> its terminal
@@ -70,7 +83,7 @@ def lark_from_llguidance(text: str) -> str:
             i = j
             continue
         if c in "\"'/":  # a string or a regex (a comment was handled above)
-            j = _literal_end(text, i)
+            j = literal_end(text, i)
             atom_start = written
             emit(text[i:j])
             i = j
@@ -82,9 +95,19 @@ def lark_from_llguidance(text: str) -> str:
             emit(name)
             i = end
             continue
+        m = _REGEX.match(text, i)
+        if m:
+            pattern, i = _structured_regex(text, m.end())
+            atom_start = written
+            emit(pattern)
+            continue
+        m = _OPTIONS.match(text, i)
+        if m:
+            i = _grammar_options(text, i, m.end())
+            continue
         for section in _SECTIONS:
             if text.startswith(section, i) and not text[i + len(section):i + len(section) + 1].isalnum():
-                _refuse(text, i, f"the {section} section")
+                refuse(text, i, f"the {section} section")
         m = _SPECIAL.match(text, i)
         if m:
             _outside_terminal(text, i, f"the special token {m[0]}")
@@ -96,14 +119,11 @@ def lark_from_llguidance(text: str) -> str:
             i = m.end()
             continue
         if text.startswith("<[", i) or text.startswith("<|", i):
-            _refuse(text, i, "special token syntax other than <|name|> and <[id]>")
-        m = _ATTRIBUTE.match(text, i)
-        if m:
-            _refuse(text, i, f"the rule attribute [{m[1]}...]")
+            refuse(text, i, "special token syntax other than <|name|> and <[id]>")
         if c == "{":
             m = _REPEAT.match(text, i)
             if not m or atom_start < 0 or (not m[1] and not m[3]):
-                _refuse(text, i, "a '{' that is not an {m,n} repetition after an item")
+                refuse(text, i, "a '{' that is not an {m,n} repetition after an item")
             atom = "".join(out)[atom_start:]
             low = int(m[1] or 0)
             if m[2] and not m[3]:
@@ -111,7 +131,7 @@ def lark_from_llguidance(text: str) -> str:
             else:
                 high = int(m[3]) if m[2] else low
                 if high < low:
-                    _refuse(text, i, f"the repetition {m[0]} (maximum below minimum)")
+                    refuse(text, i, f"the repetition {m[0]} (maximum below minimum)")
                 rewritten = f"~{low}..{high}"
             emit(rewritten)
             atom_start = -1
@@ -143,30 +163,59 @@ def _inline_json(text: str, at: int, body: int, k: int, schemas: list[str]) -> t
     from ..json_schema import UnsupportedSchemaError, json_schema_to_lark
 
     _outside_terminal(text, at, "%json")
-    try:
-        schema, end = json.JSONDecoder().raw_decode(text, body)
-    except json.JSONDecodeError as e:
-        raise GrammarSyntaxError(f"the %json schema is not JSON: {e.msg}", e.lineno, e.colno) from None
+    schema, end = _json_object(text, body, "%json schema")
     if not isinstance(schema, (dict, bool)):
-        _refuse(text, body, "%json with a value that is not a schema (an object or a boolean)")
+        refuse(text, body, "%json with a value that is not a schema (an object or a boolean)")
     options = schema.pop("x-guidance", {}) if isinstance(schema, dict) else {}
     unknown = sorted(set(options) - _JSON_OPTIONS) if isinstance(options, dict) else ["(not an object)"]
     if unknown:
-        _refuse(text, at, f"%json's x-guidance option {', '.join(unknown)}")
+        refuse(text, at, f"%json's x-guidance option {', '.join(unknown)}")
     try:
         sub = json_schema_to_lark(schema, lenient=bool(options.get("lenient", False)),
                                   whitespace="flexible" if options.get("whitespace_flexible", True) else None)
     except UnsupportedSchemaError as e:
-        line, column = _position(text, at)
+        line, column = position(text, at)
         raise GrammarError(f"%json at line {line}, column {column}: {e}") from None
     schemas.append(_renamed(sub, f"json{k}_", f"JSON{k}_"))
     return f"json{k}_start", end
 
 
+def _json_object(text: str, body: int, what: str) -> tuple[Any, int]:
+    """The JSON value at ``body`` (of the construct ``what``) and where it ends."""
+    try:
+        return json.JSONDecoder().raw_decode(text, body)
+    except json.JSONDecodeError as e:
+        raise GrammarSyntaxError(f"the {what} is not JSON: {e.msg}", e.lineno, e.colno) from None
+
+
+def _structured_regex(text: str, body: int) -> tuple[str, int]:
+    """Lark text for the ``%regex { ... }`` whose object starts at ``body`` (an optional regex
+    literal in parentheses: one atom), and where the object ends."""
+    spec, end = _json_object(text, body, "%regex object")
+    try:
+        pattern = substring_regex(spec)
+    except GrammarError as e:
+        refuse(text, body, f"%regex {e}")
+    if pattern is None:
+        refuse(text, body, "%regex substring of no text (it matches only the empty string)")
+    return f"(({lark_regex_literal(pattern)})?)", end
+
+
+def _grammar_options(text: str, at: int, body: int) -> int:
+    """Where the ``%llguidance { options }`` at ``at`` ends; only ``{}`` (it just names the
+    dialect) is taken, an option is refused by name."""
+    options, end = _json_object(text, body, "%llguidance options")
+    if not isinstance(options, dict):
+        refuse(text, body, "%llguidance with a value that is not an object")
+    if options:
+        refuse(text, at, f"%llguidance option {', '.join(sorted(options))}")
+    return end
+
+
 def _outside_terminal(text: str, at: int, what: str) -> None:
     heads = [m[1] for m in _DEFINITION.finditer(text, 0, at)]
     if heads and heads[-1].lstrip("_")[:1].isupper():
-        _refuse(text, at, f"{what} inside the terminal {heads[-1]} (it is a non-terminal: use it in a rule)")
+        refuse(text, at, f"{what} inside the terminal {heads[-1]} (it is a non-terminal: use it in a rule)")
 
 
 def _renamed(grammar: str, rule_prefix: str, terminal_prefix: str) -> str:
@@ -177,7 +226,7 @@ def _renamed(grammar: str, rule_prefix: str, terminal_prefix: str) -> str:
     while i < n:
         c = grammar[i]
         if c in "\"'/":
-            j = _literal_end(grammar, i)
+            j = literal_end(grammar, i)
         elif (c.isalpha() or c == "_") and (i == 0 or not grammar[i - 1].isalnum()):
             j = _NAME.match(grammar, i).end()
             name = grammar[i:j]
@@ -189,22 +238,3 @@ def _renamed(grammar: str, rule_prefix: str, terminal_prefix: str) -> str:
         out.append(grammar[i:j])
         i = j
     return "".join(out)
-
-
-def _literal_end(text: str, i: int) -> int:
-    quote = text[i]
-    j = i + 1
-    while j < len(text) and text[j] != quote:
-        j += 2 if text[j] == "\\" else 1
-    j += 1
-    while j < len(text) and text[j] in "imslux":  # lark's flags after a literal
-        j += 1
-    return j
-
-
-def _position(text: str, i: int) -> tuple[int, int]:
-    return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
-
-
-def _refuse(text: str, i: int, what: str) -> None:
-    raise GrammarSyntaxError(f"the llguidance dialect's {what} is not supported", *_position(text, i))

@@ -22,11 +22,14 @@ import lark
 import numpy as np
 from lark.lexer import PatternStr
 
-from ..errors import GrammarTooLargeError, UnsupportedRegexError
+from ..errors import GrammarError, GrammarTooLargeError, UnsupportedRegexError
 from ..regex import ByteDFA, literal_byte_dfa, regex_byte_dfa
 from ..special_tokens import literal_bytes
 
 MAX_LEXER_STATES = 100_000
+# The mark at the end of a terminal made from an llguidance-dialect lazy rule (an empty lazy group):
+# the terminal ends at its first match (see grammars.frontends.rule_attributes).
+LAZY_MARK = "(?:)??"
 
 
 
@@ -101,6 +104,8 @@ class Lexicon:
                 ignore[i // 64] |= np.uint64(1) << np.uint64(i % 64)
         transitions, components = _product(dfas)
         live, accept, extend = _bitsets(dfas, components, transitions, n_words)
+        lazy = {names.index(t.name) for t in terminals if t.name in names and _is_lazy_rule(t)}
+        _check_lazy_ends(names, sorted(lazy), accept, extend)
         return cls(names, transitions, live, accept, extend, ignore, *_byte_sets(dfas))
 
     def productive(self) -> np.ndarray:
@@ -130,6 +135,26 @@ def _terminal_dfa(terminal) -> ByteDFA:
         return dfa.prefix_free() if _has_lazy_repeat(pattern.value) else dfa
     except UnsupportedRegexError as e:
         raise type(e)(f"terminal {terminal.name}: {e}") from None
+
+
+def _is_lazy_rule(terminal) -> bool:
+    return not isinstance(terminal.pattern, PatternStr) and terminal.pattern.value.endswith(LAZY_MARK)
+
+
+def _check_lazy_ends(names: tuple[str, ...], lazy: list[int], accept: np.ndarray, extend: np.ndarray) -> None:
+    """Refuse a lazy-rule terminal whose match another terminal can go on from: llguidance ends
+    the lexeme at the lazy match, this lexer would take the longer one (a larger language)."""
+    for k in lazy:
+        rows = extend[np.flatnonzero(accept[:, k // 64] & (np.uint64(1) << np.uint64(k % 64)))]
+        if rows.any():
+            words = rows[np.flatnonzero(rows.any(axis=1))[0]]
+            w = int(np.flatnonzero(words)[0])
+            other = w * 64 + (int(words[w]) & -int(words[w])).bit_length() - 1
+            raise GrammarError(
+                f"the lazy rule's terminal {names[k]} ends where the terminal {names[other]} can go "
+                "on: llguidance ends the lexeme at the lazy match, which this lexer cannot yet do "
+                "when another terminal competes (for free text with tool calls, use "
+                "Grammar.from_structural_tag)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -183,8 +208,10 @@ def _product(dfas: list[ByteDFA]) -> tuple[np.ndarray, list[tuple[np.ndarray, np
     ks0 = np.arange(len(dfas), dtype=np.int64)
     states = [(ks0, np.zeros(len(dfas), dtype=np.int64))]
     # Keys: (terminal, state) for a single live component (most states of a literal trie, walked
-    # with plain ints), the components' bytes otherwise.
-    index: dict = {(0, 0) if len(dfas) == 1 else states[0][1].tobytes() + ks0.tobytes(): 0}
+    # with plain ints), the components' bytes otherwise. State 0, the start, has no key: state 0
+    # means "no byte of a lexeme read yet", so a text that leads back to the components' start
+    # (the "a" of /a*b/) gets a state of its own.
+    index: dict = {}
     lists: dict[int, list] = {}
     rows: list = []
 
