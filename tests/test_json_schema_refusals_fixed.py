@@ -126,3 +126,21 @@ def test_oneof_that_would_negate_additional_properties_is_refused_not_narrowed(t
         Grammar.from_json_schema(schema)
     check(tok, {"oneOf": [{"type": "object", "additionalProperties": False}, {"type": "object", "required": ["a"]}]},
           valid=[{"a": 1}, {"a": 1, "b": "x", "c": 2}, {}], invalid=[3, {"b": 1}])
+
+
+# word boundaries (ECMA: between [A-Za-z0-9_] and anything else or an end); ASCII instances, where
+# Python's re (jsonschema's oracle) reads \b as ECMA does
+BOUNDARY_PATTERNS = {
+    "\\b(?:high|medium|low|HIGH|MEDIUM|LOW)\\b": (["high", "it is LOW.", "(medium)", "low high"],
+                                               ["higher", "xlow", "Low", "", "_high"]),
+    # as-code's URL pattern, with {1,16} for {1,256} (that one's search automaton is past the work bound)
+    "https?:\\/\\/(www\\.)?[-a-zA-Z0-9@:%._\\+~#=]{1,16}\\.[a-zA-Z0-9()]{1,6}\\b([-a-zA-Z0-9()@:%_\\+.~#?&//=]*)":
+        (["https://x.io", "see http://www.a.b/c?d=1", "http://a.b(x"], ["http://a.b_", "https://.io", "http:/a.b", "http://a.(("]),
+    "^(a|-)\\b(-|b)$": (["a-", "-b"], ["ab", "--", "a"]),
+}
+
+
+@pytest.mark.parametrize("pattern", list(BOUNDARY_PATTERNS))
+def test_pattern_with_word_boundaries(tok, pattern):
+    valid, invalid = BOUNDARY_PATTERNS[pattern]
+    check(tok, {"type": "string", "pattern": pattern}, valid=valid, invalid=invalid + [1])

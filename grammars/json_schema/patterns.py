@@ -7,8 +7,9 @@ over the JSON *spelling* of a string's contents (what lies between the quotes, w
 A pattern finds its match anywhere unless anchored (``^``/``$`` at its ends, as ECMA reads them);
 ``\\d \\w \\s`` and ``.`` follow ECMA (ASCII digits and word characters, the ECMA white space
 set, any character but line terminators). Anchors may close groups and alternatives
-(``^a$|^b$``); lookaheads that lead an anchored pattern become checks (:func:`pattern_parts`).
-Other lookaround, backreferences, word boundaries, property escapes and inline flags raise
+(``^a$|^b$``); lookaheads that lead an anchored pattern become checks (:func:`pattern_parts`);
+word boundaries ``\\b`` at the top level become conditions on the characters either side.
+Other lookaround, backreferences, ``\\B``, property escapes and inline flags raise
 :class:`PatternError`.
 
 Example:
@@ -214,8 +215,8 @@ def pattern_parts(pattern: str) -> tuple[list, str]:
     match are those the body regex fully matches and every check fully matches (``negated``: does
     not match). Checks come from lookaheads that lead an anchored pattern (``^(?!-)[a-z-]+$``);
     anchors may stand at the ends of groups and alternatives (``^a$|^b$``, ``^x(y$)``)."""
-    if re.search(r"\\[pPkcu]\{|\(\?<[=!]|\\[bBk]|\(\?<\w|\\\d", pattern):
-        raise PatternError("lookbehind, backreference, word boundary or property escape")
+    if re.search(r"\\[pPkcu]\{|\(\?<[=!]|\\[Bk]|\(\?<\w|\\\d", pattern):
+        raise PatternError("lookbehind, backreference, non-boundary \\B or property escape")
     try:
         parsed = _sre_parse.parse(pattern)
     except re.error as e:
@@ -303,12 +304,98 @@ def _anchor_wrap(items, start: bool = False) -> str:
     end = False
     while items and items[-1][0] is C.AT and items[-1][1] in (C.AT_END, C.AT_END_STRING):
         end, items = True, items[:-1]
+    if any(op is C.AT and av is C.AT_BOUNDARY for op, av in items):  # \\b: the string's ends made explicit
+        anything = list(_sre_parse.parse(r"[\s\S]*"))
+        return _boundaries(([] if start else anything) + items + ([] if end else anything))
     for op, av in items:
         if op is C.AT:
             raise PatternError("an anchor in the middle" if av in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END,
                                                                    C.AT_END_STRING) else "a word boundary")
     body = _translate(items)
     return ("" if start else f"{CH}*") + f"(?:{body})" + ("" if end else f"{CH}*")
+
+
+def _boundaries(items: list) -> str:
+    """Regex over JSON spellings for the whole strings of ``items`` (parsed), whose word boundaries
+    (at the top level) stand between the characters either side: ``L\\bR`` is ``L`` ending in a
+    word character then ``R`` empty or starting with another one, or ``L`` empty or ending in
+    another one then ``R`` starting with a word character (ECMA's ``[A-Za-z0-9_]``)."""
+    C = _sre_c
+    i = next((i for i, (op, av) in enumerate(items) if op is C.AT and av is C.AT_BOUNDARY), None)
+    if i is None:
+        return _translate(items)
+    left, right, other = items[:i], items[i + 1:], _complement(_WORD)
+
+    def union(alts: list, empty: bool, resolve) -> str | None:
+        if len(alts) > _MAX_ALTS:
+            raise PatternError(f"more than {_MAX_ALTS} alternatives around a word boundary")
+        out = [resolve(a) for a in alts] + ([""] if empty else [])
+        return None if not out else "(?:" + "|".join(out) + ")"
+
+    cases = ((_ends(left, _WORD), False, _starts(right, other), _nullable(right)),
+             (_ends(left, other), _nullable(left), _starts(right, _WORD), False))
+    # the items every alternative keeps unchanged (before the last changed one on the left, after
+    # the first on the right) are written once, around the cases
+    lefts = [a for c in cases for a in c[0]] + ([[]] if cases[1][1] else [])
+    rights = [b for c in cases for b in c[2]] + ([[]] if cases[0][3] else [])
+    p = _common(lefts)
+    s = _common([b[::-1] for b in rights])
+    if any(op is C.AT for op, _ in right):
+        s = 0  # a later boundary needs all of its right side
+    out = []
+    for ls, l_empty, rs, r_empty in cases:
+        a = union([x[p:] for x in ls], l_empty, _translate)
+        b = union([x[:len(x) - s] for x in rs], r_empty, _boundaries)
+        if a is not None and b is not None:
+            out.append(a + b)
+    if not out:
+        return "(?!)"
+    return _translate(left[:p]) + "(?:" + "|".join(out) + ")" + _translate(right[len(right) - s:])
+
+
+def _common(alts: list[list]) -> int:
+    """How many items all of ``alts`` (lists of parsed items) begin with alike (none if one is empty)."""
+    n = 0
+    while alts and all(len(a) > n for a in alts) and all(a[n] is alts[0][n] for a in alts):
+        n += 1
+    return n
+
+
+def _nullable(items: list) -> bool:
+    return _sre_parse.SubPattern(_sre_parse.State(), list(items)).getwidth()[0] == 0
+
+
+def _ends(items: list, ranges: list, first: bool = False) -> list[list]:
+    """Alternatives (parsed items) for the strings of ``items`` whose last character (``first``:
+    first character) is in ``ranges``."""
+    C = _sre_c
+    out = []
+    order = range(len(items)) if first else range(len(items) - 1, -1, -1)
+    for i in order:
+        op, av = items[i]
+        if op in _CHAR_OPS:
+            both = _normalize(_subtract(_char_ranges(op, av), _complement(ranges)))
+            alts = [[(C.IN, [(C.RANGE, r) for r in both])]] if both else []
+        elif op is C.SUBPATTERN and not av[1] and not av[2]:
+            alts = _ends(list(av[3]), ranges, first)
+        elif op is C.BRANCH:
+            alts = [a for b in av[1] for a in _ends(list(b), ranges, first)]
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[1] != 0:
+            lo, hi, sub = av
+            rest = (C.MAX_REPEAT, (max(lo - 1, 0), hi if hi is C.MAXREPEAT else hi - 1, sub))
+            alts = [(a + [rest]) if first else ([rest] + a) for a in _ends(list(sub), ranges, first)]
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            alts = []
+        else:
+            raise PatternError("a word boundary next to an anchor, a lookaround or another boundary")
+        out += [(a + items[i + 1:]) if first else (items[:i] + a) for a in alts]
+        if not _nullable([items[i]]):
+            break
+    return out
+
+
+def _starts(items: list, ranges: list) -> list[list]:
+    return _ends(items, ranges, first=True)
 
 
 
