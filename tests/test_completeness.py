@@ -273,6 +273,8 @@ CUSTOM_GRAMMARS = {
     "alphabetical": 'start: Z "3" | Y "2"\nY: /a[b]/\nZ: /ab/\n',
     # Python's re folds K (U+212A KELVIN SIGN, 3 bytes) to k, and İ/ı to i.
     "casefold": 'start: "kelvin"i " " "is"i\n',
+    # /a*b/ reads "a" without leaving its start state: after "ba" a lexeme is pending, the end is not allowed.
+    "start_loop": 'start: X*\nX: /a*b/\n',
 }
 
 # Prefixes beyond the character-boundary ones: inside multi-byte characters, case folding.
@@ -303,6 +305,11 @@ EDGE_CASES = [
     ("casefold", b"\xe2\x84"),
     ("casefold", "\u212aelvin ".encode()),
     ("casefold", "kelvin \u0131".encode()),
+    ("start_loop", b""),
+    ("start_loop", b"a"),
+    ("start_loop", b"ba"),
+    ("start_loop", b"baa"),
+    ("start_loop", b"bab"),
 ]
 
 
