@@ -144,3 +144,13 @@ BOUNDARY_PATTERNS = {
 def test_pattern_with_word_boundaries(tok, pattern):
     valid, invalid = BOUNDARY_PATTERNS[pattern]
     check(tok, {"type": "string", "pattern": pattern}, valid=valid, invalid=invalid + [1])
+
+
+def test_pattern_whose_lookahead_leads_one_of_several_alternatives(tok):
+    # AWS::ServiceDiscovery::Service Name: the length lookahead of the first alternative holds for the
+    # second ("."), so it holds for the whole pattern
+    label = "([a-zA-Z0-9_][a-zA-Z0-9-_]{0,61}[a-zA-Z0-9_]|[a-zA-Z0-9])"
+    pattern = f"^((?=^.{{1,127}}$)^{label}(\\.{label})*$)|(^\\.$)$"
+    ok = "a" * 63 + "." + "b" * 63
+    check(tok, {"type": "string", "pattern": pattern}, valid=[".", "a", "my-service.local", ok],
+          invalid=["", "..", "-a", ok + "c", "a" * 64, "a..b"])

@@ -23,6 +23,9 @@ from __future__ import annotations
 import json
 import re
 
+from ..errors import UnsupportedRegexError
+from ..regex import regex_byte_dfa
+
 try:  # Python >= 3.11
     import re._constants as _sre_c
     import re._parser as _sre_parse
@@ -227,9 +230,26 @@ def pattern_parts(pattern: str) -> tuple[list, str]:
     parts = [_alt_parts(a) for a in alts]
     if len(parts) == 1:
         return parts[0]
-    if any(checks for checks, _ in parts):
-        raise PatternError("a lookahead in one of several alternatives")
-    return [], "(?:" + "|".join(body for _, body in parts) + ")"
+    return _shared_checks(parts), "(?:" + "|".join(body for _, body in parts) + ")"
+
+
+def _shared_checks(parts: list) -> list:
+    """The checks of a union of alternatives ``[(checks, body)]``: the ones the alternatives that
+    have checks share, when every other alternative's body meets them anyway (``^(?=.{1,9}$)a+$|^b$``);
+    else :class:`PatternError`."""
+    shared = next((checks for checks, _ in parts if checks), [])
+    if any(checks and checks != shared for checks, _ in parts):
+        raise PatternError("different lookaheads in several alternatives")
+    for checks, body in parts:
+        for negated, r in shared if not checks else ():
+            test = f"(?=(?:{r})$)" if negated else f"(?!(?:{r})$)"  # the body's strings that fail the check
+            try:
+                meets = not regex_byte_dfa(f"{test}(?:{body})").accepting.any()
+            except UnsupportedRegexError:
+                meets = False
+            if not meets:
+                raise PatternError("a lookahead in one of several alternatives (not met by the others)")
+    return shared
 
 
 def _zero_width(item) -> bool:
