@@ -154,3 +154,10 @@ def test_pattern_whose_lookahead_leads_one_of_several_alternatives(tok):
     ok = "a" * 63 + "." + "b" * 63
     check(tok, {"type": "string", "pattern": pattern}, valid=[".", "a", "my-service.local", ok],
           invalid=["", "..", "-a", ok + "c", "a" * 64, "a..b"])
+
+
+def test_negated_negation_of_a_pattern(tok):
+    # geojson's crs: a not over an anyOf whose branch negates a pattern (its negation matches it again)
+    schema = {"type": "string", "not": {"anyOf": [{"pattern": "^[0-9.]+$", "not": {"pattern": "^1"}}, {"const": "x"}]}}
+    check(tok, schema, valid=["10.0.0.1", "a", "1", ""], invalid=["8.8.8.8", "x", "2", 1])
+    check(tok, {"not": {"not": {"type": "string", "pattern": "^a"}}}, valid=["ab", "a"], invalid=["b", "", 1, None])

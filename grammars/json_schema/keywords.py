@@ -26,8 +26,10 @@ ANNOTATIONS = {
 }
 
 # keywords the translator writes itself (negations): the non-integral numbers, strings outside a
-# set, objects with at least n additional properties, contains counted from item n on
-INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$keysOutside", "$containsFrom", "$negOnly", "$alsoPattern"}
+# set, strings (not) matching content regexes, objects with at least n additional properties,
+# contains counted from item n on
+INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$matching", "$keysOutside", "$containsFrom", "$negOnly",
+            "$alsoPattern"}
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -41,7 +43,7 @@ STRING = f'"{CH}*"'
 
 _GROUPS = {
     "string": [("minLength",), ("maxLength",), ("pattern",), ("format",), ("$notIn",), ("$notMatching",),
-               ("$alsoPattern",)],
+               ("$matching",), ("$alsoPattern",)],
     "number": [("minimum",), ("maximum",), ("exclusiveMinimum",), ("exclusiveMaximum",), ("multipleOf",),
                ("$nonintegral",)],
     "object": [("required",), ("properties",), ("additionalProperties", "properties"), ("minProperties",),
@@ -171,7 +173,8 @@ def _alts(s):
 def _internal_ok(schema: dict, v, validator) -> bool:
     """Whether ``v`` meets the translator's own keywords at the top of ``schema`` that
     :func:`_public` cannot write in JSON Schema (patterns over JSON spellings, counted contains)."""
-    if isinstance(v, str) and any(re.fullmatch(r, _canon(v)[1:-1]) for r in schema.get("$notMatching", [])):
+    if isinstance(v, str) and (any(re.fullmatch(r, _canon(v)[1:-1]) for r in schema.get("$notMatching", []))
+                               or not all(re.fullmatch(r, _canon(v)[1:-1]) for r in schema.get("$matching", []))):
         return False
     if isinstance(v, list) and "$containsFrom" in schema and "contains" in schema:
         sub = validator.evolve(schema=_public(schema["contains"]))

@@ -146,6 +146,9 @@ class Negation:
         if k == "$alsoPattern":  # not (p1 and p2 ...): p1 fails, or p1 holds and p2 fails, ... (disjoint)
             regs = [self.pattern_regex(p, path) for p in v]
             return [{"$alsoPattern": v[:i], "$notMatching": [r]} for i, r in enumerate(regs)]
+        if k in ("$notMatching", "$matching"):  # (not) r1 and ...: the first one that fails (disjoint)
+            other = "$matching" if k == "$notMatching" else "$notMatching"
+            return [{k: v[:i], other: [r]} for i, r in enumerate(v)]
         if k == "format":
             return [{"$notMatching": [FORMATS[v]]}] if v in FORMATS else []
         if k == "required":

@@ -49,8 +49,8 @@ class Scalars:
         lookaheads (see :meth:`guarded`)."""
         checks, body = self.string_parts(schema, path)
         token = self.guarded(checks, f'"{body}"')
-        combined = "$alsoPattern" in schema or (("pattern" in schema or "format" in schema) and (
-            "$notMatching" in schema or "$notIn" in schema))
+        combined = "$alsoPattern" in schema or "$matching" in schema or (("pattern" in schema or "format" in schema)
+                                                                     and ("$notMatching" in schema or "$notIn" in schema))
         if combined and self.matches_nothing(token.replace(_WS_MARK, "").replace(_BODY_MARK, "")):
             raise _Never()  # e.g. two patterns no string meets (allOf, or merged anyOf branches)
         return token
@@ -83,7 +83,7 @@ class Scalars:
         counting chunks (:meth:`chunk_chain`), so the work is linear in ``maxLength / k`` rules and
         ``k`` DFA states, not ``maxLength`` states. None: the string is one token (:meth:`string`)."""
         hi = schema.get("maxLength")
-        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("$notIn", "$notMatching", "$alsoPattern")):
+        if hi is None or hi <= LONG_STRING or any(k in schema for k in ("$notIn", "$notMatching", "$matching", "$alsoPattern")):
             return None
         if self.asserted_format(schema, path) is not None:
             return None
@@ -173,7 +173,7 @@ class Scalars:
         checks = [(False, r) for r in positive[1:]] + pattern_checks
         if schema.get("$notIn"):
             checks.append((True, "|".join(enc_str(v) for v in schema["$notIn"])))
-        checks += [(True, r) for r in schema.get("$notMatching", [])]
+        checks += [(True, r) for r in schema.get("$notMatching", [])] + [(False, r) for r in schema.get("$matching", [])]
         return checks, positive[0] if positive else f"{CH}*"
 
     def pattern_regex(self, pat, path) -> str:
