@@ -10,6 +10,9 @@ An attempt is one completed item, whatever it holds (a repeat, a wrong item, no 
   item the format check (:func:`samplers.navigation.plausible_item`) refuses, a completion
   without an item or a repeat sends the next attempt back to the best untried first token of the
   plain prompt;
+- ``icn_anchored``: the same with each round's ranking anchored to the plain prompt's
+  (:func:`samplers.navigation.anchored_ranking`: first tokens ordered by the sum of their
+  positions in both), a second drift control tried here; measured, it does not help;
 - ``first_token``: the reference's baseline, the top ``k`` distinct first tokens of the plain
   prompt, each greedily completed (``navigate=False``);
 - ``sampling``: ``k`` independent samples of the plain prompt at temperature 1 (no top-k/top-p);
@@ -21,9 +24,11 @@ ICN and first-token attempts are sequential in the ranking, so the first 10 atte
 are exactly a 10-attempt run; sampling's first ``k`` samples are ``k`` independent samples.
 Items count as correct when their normalised form (case folded, accents, parentheses and
 punctuation removed, a leading "the" dropped) is an answer or an alias. Completions are capped at
-12 tokens (list items are short; one not closed by then counts as no item). Intervals: 95% percentile bootstrap over questions. Each question's items are cached
-in ``benchmarks/out/navigation_items.jsonl`` (delete it after changing the method). Run it
-through ``benchmarks/selection.py``, which writes the figure.
+12 tokens (list items are short; one not closed by then counts as no item). Intervals: 95%
+percentile bootstrap over questions. Each question's items are cached per method in
+``benchmarks/data/navigation_items.jsonl`` (committed: the fixed data of the study; the key holds
+the method's ``VERSIONS`` entry, so changing one method re-runs only that one). Run it through
+``benchmarks/selection.py``, which writes the figure.
 """
 
 from __future__ import annotations
@@ -47,15 +52,17 @@ from samplers.navigation import ITEM_STOP, extract_item, list_prompt, navigate
 
 DATA = Path(__file__).resolve().parent / "data"
 QUESTION_SETS = {"new": DATA / "list_questions_new.json", "original": DATA / "list_questions.json"}
-CACHE = Path(__file__).resolve().parent / "out" / "navigation_items.jsonl"
+CACHE = DATA / "navigation_items.jsonl"
 KS = (5, 10, 20, 30)
 QUICK_QUESTIONS = {"new": ("days_of_week", "zodiac_signs"),
                    "original": ("planets", "south_american_countries")}
-METHODS = ("icn", "first_token", "sampling", "beam")
-BEAMS = (30,)
+METHODS = ("icn", "icn_anchored", "first_token", "sampling", "beam")
+BEAM = 30  # beams (and sequences returned)
 MAX_ITEM_TOKENS = 12
 SEED = 0
-VERSION = "icn-restart-1"  # bump when a method changes, so cached items are not reused
+# bump a method's entry when it changes, so its cached items are not reused
+VERSIONS = {"icn": "icn-restart-1", "icn_anchored": "icn-anchor-1", "first_token": "1",
+            "sampling": "1", "beam": "1"}
 
 
 def answer_key(text: str) -> str:
@@ -97,28 +104,28 @@ def score(items: Sequence[str | None], index: dict[str, str]) -> dict[str, int]:
             "no_item": len(items) - len(found)}
 
 
-def attempts(lm: HFTextModel, instruction: str) -> dict[str, list]:
-    """Every method's items (``None``: no item) in attempt order (beam: per beam width)."""
+def attempts(lm: HFTextModel, instruction: str, method: str) -> list[str | None]:
+    """One method's items (``None``: no item) in attempt order (beam: the 30 sequences, most
+    likely first)."""
     k_max = max(KS)
-    icn = navigate(lm, instruction, rounds=k_max, per_round=1, max_attempts=k_max,
-                   max_new_tokens=MAX_ITEM_TOKENS)
-    first = navigate(lm, instruction, rounds=1, per_round=k_max, navigate=False,
-                     max_attempts=k_max, max_new_tokens=MAX_ITEM_TOKENS)
+    if method in ("icn", "icn_anchored", "first_token"):
+        icn = method != "first_token"
+        result = navigate(lm, instruction, rounds=k_max if icn else 1,
+                          per_round=1 if icn else k_max, navigate=icn,
+                          anchor=method == "icn_anchored", max_attempts=k_max,
+                          max_new_tokens=MAX_ITEM_TOKENS)
+        return [a.item for a in result.attempts]
     plain = list_prompt(instruction, [])
-    torch.manual_seed(SEED)
-    samples = lm.complete([plain] * k_max, ITEM_STOP, MAX_ITEM_TOKENS, greedy=False)
-    out = {"icn": [a.item for a in icn.attempts], "first_token": [a.item for a in first.attempts],
-           "sampling": [extract_item(s) for s in samples]}
-    for beams in BEAMS:
-        out[f"beam{beams}"] = [extract_item(b) for b in lm.beam_search(plain, beams, ITEM_STOP,
-                                                                        MAX_ITEM_TOKENS)]
-    return out
+    if method == "sampling":
+        torch.manual_seed(SEED)
+        return [extract_item(s) for s in lm.complete([plain] * k_max, ITEM_STOP, MAX_ITEM_TOKENS,
+                                                      greedy=False)]
+    return [extract_item(b) for b in lm.beam_search(plain, BEAM, ITEM_STOP,
+                                                    MAX_ITEM_TOKENS)]
 
 
 def first_k(items: dict[str, list], method: str, k: int) -> list:
     """A method's first ``k`` attempts (beam: the ``k`` most likely sequences of the search)."""
-    if method == "beam":
-        return items[f"beam{min(b for b in BEAMS if b >= k)}"][:k]
     return items[method][:k]
 
 
@@ -127,10 +134,13 @@ def evaluate(lm: HFTextModel, questions: list[dict], cache: SampleCache) -> dict
     per_question = {}
     for question in questions:
         index = answer_index(question)
-        key = {"question": question["name"], "instruction": question["instruction"],
-               "version": VERSION, "ks": list(KS), "beams": list(BEAMS),
-               "max_item_tokens": MAX_ITEM_TOKENS, "seed": SEED}
-        items = cache.get_or_make(key, lambda: attempts(lm, question["instruction"]))
+        items = {}
+        for method in METHODS:
+            key = {"question": question["name"], "instruction": question["instruction"],
+                   "method": method, "version": VERSIONS[method], "attempts": max(KS),
+                   "beams": BEAM, "max_item_tokens": MAX_ITEM_TOKENS, "seed": SEED}
+            items[method] = cache.get_or_make(
+                key, lambda: attempts(lm, question["instruction"], method))
         per_question[question["name"]] = {
             method: {str(k): score(first_k(items, method, k), index) for k in KS}
             for method in METHODS}

@@ -13,8 +13,9 @@ each against its paper's claim.
     python benchmarks/selection.py            # 20 + 200 prompts, 7 + 18 list questions
     python benchmarks/selection.py --quick    # 8 + 40 prompts, 2 + 2 list questions
 
-Model samples are cached (``benchmarks/data/*_samples.jsonl``, the fixed data; navigation items in
-``benchmarks/out/``), so a rerun costs the arithmetic and the beam searches. Writes
+Model samples are cached (``benchmarks/data/*_samples.jsonl`` and
+``benchmarks/data/navigation_items.jsonl``, committed: the fixed data), so a rerun costs the
+arithmetic and the beam searches. Writes
 ``benchmarks/out/selection_{beam,best_of_n,navigation}.png`` (a full run also into
 ``benchmarks/results/``) and prints a last JSON line with ``bon_frontier_gain`` (and
 ``_ci_low``), ``classifier_brier_skill`` (and ``_ci_low``), ``icn_distinct_correct_k10``,

@@ -10,6 +10,7 @@ import torch
 from decoding.navigation import HFTextModel, TextStoppingCriteria, navigate_hf
 from samplers.navigation import (
     ITEM_STOP,
+    anchored_ranking,
     extract_item,
     list_prompt,
     navigate,
@@ -136,8 +137,8 @@ def test_each_completion_is_the_greedy_continuation(lm, test_model, test_tokeniz
 
 
 def test_icn_finds_more_planets_than_the_first_token_baseline(icn_run, baseline_run):
-    # Measured (fp32): ICN 4 planets in 10 attempts (Earth, Mars, Jupiter, Saturn), the top-10
-    # distinct first tokens 2 (Mercury, Earth).
+    # Measured (fp32): ICN 4 planets in 10 attempts (Earth, Mars, Jupiter, Saturn; 3 with
+    # anchor=True), the top-10 distinct first tokens 2 (Mercury, Earth).
     icn, baseline = correct_planets(icn_run[1]), correct_planets(baseline_run[1])
     assert len(icn) >= 4, icn_run[1].items
     assert len(icn) > len(baseline), (icn, baseline)
@@ -212,6 +213,38 @@ def test_drifting_answers_are_refused_and_navigation_restarts_from_the_plain_ran
 def test_without_drift_control_navigation_keeps_the_drift():
     result = navigate(Drifter(), PLANETS, rounds=4, per_round=1, accept=None, restart=False)
     assert result.items == ["Mars", "K", "Q"]   # then the ranking has nothing untried: it stops
+
+
+class Alphabet:
+    """A stand-in model whose navigation ranking runs down the alphabet once an item is listed
+    (plausible-looking items the format check cannot refuse), while the plain prompt ranks the
+    planets first and the fruit nowhere in its top tokens."""
+
+    FILLER = [f"?{i}" for i in range(20)]  # never closed: no item
+
+    def rank_first_tokens(self, prompt):
+        if prompt.response.endswith('Answer:\n1. "'):
+            return ["Mars", "Venus", "Earth", *self.FILLER]
+        return ["Apple", "Banana", "Cherry", "Earth", "Venus", *self.FILLER]
+
+    def complete(self, prompts, stop, max_new_tokens, *, greedy=True):
+        return [" and so on" if "?" in p.response.split('"')[-1] else stop for p in prompts]
+
+
+def test_anchoring_keeps_navigation_on_what_the_plain_prompt_finds_likely():
+    anchored = navigate(Alphabet(), PLANETS, rounds=3, per_round=1, anchor=True)
+    assert anchored.items == ["Mars", "Earth", "Venus"] and anchored.tried == 3
+    drifting = navigate(Alphabet(), PLANETS, rounds=3, per_round=1)
+    assert drifting.items == ["Mars", "Apple", "Banana"]
+
+
+def test_anchored_ranking_sums_positions_and_keeps_every_token():
+    ranking, plain = ["K", "Venus", "Mars"], ["Mars", "Venus", "Earth", "Moon"]
+    # positions summed (missing: the list's length): K 0 + 4, Venus 1 + 1, Mars 2 + 0,
+    # Earth 3 + 2, Moon 3 + 3; Venus and Mars tie and keep the round's order
+    assert anchored_ranking(ranking, plain) == ["Venus", "Mars", "K", "Earth", "Moon"]
+    assert anchored_ranking(plain, plain) == plain  # one ranking against itself: unchanged
+    assert anchored_ranking(["A", "A", "B"], []) == ["A", "B"]
 
 
 def test_reasoning_paths_start_with_distinct_tokens(lm):
