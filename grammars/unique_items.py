@@ -186,17 +186,16 @@ class UniqueItems:
         for tok in toks:
             data = self.compiled.token_bytes(tok)
             after = self.feed(track, data, state)
-            if after is None or self._stuck(after, self.compiled.step(state, data), allowed_at):
+            if after is None or (_at_risk(after, _last_unique(after))
+                                 and self._stuck(after, self.compiled.step(state, data), allowed_at)):
                 out[tok >> 5] &= np.uint32(~(1 << (tok & 31)) & 0xFFFFFFFF)
 
     def _stuck(self, track: Track, state, allowed_at, budget: int = 256) -> bool:
-        """Whether, from ``track`` and grammar state ``state``, the current item of the innermost
-        unique array is the start of an earlier item's spelling and every way on ends it as a
-        duplicate before it leaves the earlier items' spellings (a search over the allowed bytes
-        of at most ``budget`` steps: past it, a way on is assumed)."""
+        """Whether, from ``track`` at risk (:func:`_at_risk`) and grammar state ``state``, every way
+        on ends the current item of the innermost unique array as a duplicate before it leaves the
+        earlier items' spellings (a search over the allowed bytes of at most ``budget`` steps: past
+        it, a way on is assumed)."""
         level = _last_unique(track)
-        if not _at_risk(track, level):
-            return False
         done = len(track.frames[level][3])
         todo = [(state, track)]
         while todo:
