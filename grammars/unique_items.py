@@ -23,11 +23,16 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 import numpy as np
 
 from .errors import GrammarError
+
+if TYPE_CHECKING:
+    from .compiler import CompiledGrammar, MatchState
+
+    AllowedAt = Callable[[MatchState], Iterable[int]]
 
 UNIQUE_OPEN = "UNIQUE_OPEN"  # the terminal that opens an array whose items must differ
 
@@ -75,7 +80,7 @@ class UniqueItems:
 
     Build it with :meth:`of`, which returns None for a grammar without unique arrays."""
 
-    def __init__(self, compiled, terminal: int):
+    def __init__(self, compiled: "CompiledGrammar", terminal: int):
         self.compiled = compiled
         self.word, self.bit = terminal // 64, np.uint64(1) << np.uint64(terminal % 64)
         shifts = compiled.tables.action[:, terminal]
@@ -88,7 +93,7 @@ class UniqueItems:
         return {**self.__dict__, "_candidates": None}  # derived from the vocabulary again
 
     @classmethod
-    def of(cls, compiled) -> "UniqueItems | None":
+    def of(cls, compiled: "CompiledGrammar") -> "UniqueItems | None":
         """The tracker of ``compiled`` (made once per compiled grammar), None when no array of its
         grammar needs one. ``UNIQUE_OPEN`` is the JSON Schema translator's: it refuses a grammar
         where the parser could not tell that terminal's ``[`` from another one's (see
@@ -104,7 +109,7 @@ class UniqueItems:
         return tracker
 
     # -- following the text ------------------------------------------------------------------
-    def feed(self, track: Track, data: bytes, before) -> "Track | None":
+    def feed(self, track: Track, data: bytes, before: "MatchState") -> "Track | None":
         """The state after ``data`` (which the grammar accepts from matcher state ``before``), or
         None if ``data`` finishes an item of a unique array equal to an earlier item."""
         frames, in_str, esc = list(track.frames), track.in_string, track.escaped
@@ -147,7 +152,7 @@ class UniqueItems:
                     return None
         return Track(tuple(frames), in_str, esc)
 
-    def _opens_unique(self, before, data: bytes) -> bool:
+    def _opens_unique(self, before: "MatchState", data: bytes) -> bool:
         """Whether the ``[`` that ends ``data`` (read from matcher state ``before``) is the
         grammar's ``UNIQUE_OPEN``: shifted already (the parser's top state is one that only it
         leads to), or matched by the lexer where the parser may shift it."""
@@ -157,7 +162,7 @@ class UniqueItems:
         return bool(self.compiled.lexicon.accept[state.q, self.word] & state.acc[self.word] & self.bit)
 
     # -- masks -------------------------------------------------------------------------------
-    def filter(self, track: Track, state, out: np.ndarray, allowed_at) -> None:
+    def filter(self, track: Track, state: "MatchState", out: np.ndarray, allowed_at: "AllowedAt") -> None:
         """Clear from the allowed-token bitmask row ``out`` (uint32 words) the tokens after which
         an item of a unique array can only end equal to an earlier one (``state``: the matcher
         state ``track`` belongs to; ``allowed_at(state)``: the bytes the grammar allows after a
@@ -190,7 +195,7 @@ class UniqueItems:
                                  and self._stuck(after, self.compiled.step(state, data), allowed_at)):
                 out[tok >> 5] &= np.uint32(~(1 << (tok & 31)) & 0xFFFFFFFF)
 
-    def _stuck(self, track: Track, state, allowed_at, budget: int = 256) -> bool:
+    def _stuck(self, track: Track, state: "MatchState", allowed_at: "AllowedAt", budget: int = 256) -> bool:
         """Whether, from ``track`` at risk (:func:`_at_risk`) and grammar state ``state``, every way
         on ends the current item of the innermost unique array as a duplicate before it leaves the
         earlier items' spellings (a search over the allowed bytes of at most ``budget`` steps: past
