@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import percentiles_us, ratio  # noqa: E402
 from _mask_docs import AMBIGUOUS_ARITHMETIC  # noqa: E402
+from _mask_engines import ours_compile_grammar  # noqa: E402
 
 ARITHMETIC_DOCS = [
     "1 + 2 * 3 - 4 / 5",
@@ -72,10 +73,11 @@ def has_bit(words: np.ndarray, token: int) -> bool:
 
 def ours(text: str, vocab: Any, general: bool):
     """A factory of (fill, advance) pairs over a fresh compile, on the LALR or the general path."""
-    from grammars import Grammar, GrammarMatcher, compile_grammar
+    from grammars import Grammar, GrammarMatcher
     from grammars.parsing.glr import GeneralParser
 
-    compiled = compile_grammar(Grammar.from_lark(text), vocab, use_disk_cache=False)
+    # neither cache: a later pass must not reuse an earlier pass's compile and its warm state caches
+    compiled = ours_compile_grammar(Grammar.from_lark(text), vocab)
     out = np.zeros(compiled.bitmask_words, dtype=np.int32)
     if general and not compiled.tables.conflicts:  # the general path over LALR tables
         parser = GeneralParser(compiled)
