@@ -29,7 +29,7 @@ import re
 
 from ..lark_literals import lark_regex_literal
 from ..lexing.lexicon import LAZY_MARK
-from .scanning import literal_end, refuse
+from .scanning import literal_end, pieces, refuse
 
 _HEAD = re.compile(r"^[ \t]*([?!]?([A-Za-z_]\w*))[ \t]*\[", re.MULTILINE)
 _PRIORITY = re.compile(r"(\.-?\d+)?[ \t]*:")
@@ -123,78 +123,39 @@ def _attributes(text: str, i: int) -> tuple[dict[str, tuple[str, int]], int]:
 def _body_end(text: str, i: int) -> int:
     """Where the body that starts at ``i`` ends: the first newline outside a literal after which
     the next line (blank and comment lines skipped) is not a ``|`` continuation."""
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif c in "\"'/":
-            i = literal_end(text, i)
-        elif c == "\n":
-            m = _CONTINUATION.match(text, i)
-            if not m:
-                return i
-            i = m.end()
-        else:
-            i += 1
-    return n
+    for j, _, opaque in pieces(text, i):
+        if not opaque and text[j] == "\n" and not _CONTINUATION.match(text, j):
+            return j
+    return len(text)
 
 
 def _check_terminals_only(text: str, body: str, at: int) -> None:
-    i = 0
-    while i < len(body):
+    for i, _, opaque in pieces(body):
         c = body[i]
-        if body.startswith("//", i):
-            j = body.find("\n", i)
-            i = len(body) if j < 0 else j
-        elif c in "\"'/":
-            i = literal_end(body, i)
-        elif c == "%" or c == "<":
+        if opaque:
+            continue
+        if c == "%" or c == "<":
             refuse(text, at, "a lazy rule whose body is not made of terminals (it has '%' or '<')")
-        elif (c.isalpha() or c == "_") and (i == 0 or not body[i - 1].isalnum()):
+        if (c.isalpha() or c == "_") and (i == 0 or not (body[i - 1].isalnum() or body[i - 1] == "_")):
             name = _NAME.match(body, i)[0]
             if not name.lstrip("_")[:1].isupper():
                 refuse(text, at, f"a lazy rule whose body is not made of terminals (it names the rule {name})")
-            i += len(name)
-        else:
-            i += 1
 
 
 def _one_line(body: str) -> str:
     """``body`` without comments and newlines (a lazy body goes inside one pair of parentheses)."""
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        if body.startswith("//", i):
-            j = body.find("\n", i)
-            i = len(body) if j < 0 else j
-        elif body[i] in "\"'/":
-            j = literal_end(body, i)
-            out.append(body[i:j])
-            i = j
-        else:
-            out.append(" " if body[i] == "\n" else body[i])
-            i += 1
-    return "".join(out)
+    return "".join("" if body.startswith("//", i) else " " if body[i:j] == "\n" else body[i:j]
+                   for i, j, _ in pieces(body))
 
 
 def _inside_literal(text: str, start: int, end: int) -> bool:
     """Whether offset ``end`` lies inside a string, regex or comment that begins at or after
     ``start`` (a definition's head is never there)."""
-    i = start
-    while i < end:
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            i = len(text) if j < 0 else j
-            if i > end:
-                return True
-        elif text[i] in "\"'/":
-            i = literal_end(text, i)
-            if i > end:
-                return True
-        else:
-            i += 1
+    for i, j, opaque in pieces(text, start):
+        if i >= end:
+            return False
+        if opaque and j > end:
+            return True
     return False
 
 

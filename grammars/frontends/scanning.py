@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NoReturn
 
 from ..errors import GrammarSyntaxError
@@ -23,6 +24,22 @@ def literal_end(text: str, i: int) -> int:
     while j < len(text) and text[j] in "imslux":  # lark's flags after a literal
         j += 1
     return j
+
+
+def pieces(text: str, i: int = 0) -> Iterator[tuple[int, int, bool]]:
+    """``(start, stop, opaque)`` for what follows offset ``i``: a ``//`` comment or a string or
+    regex literal is one opaque piece, any other character a piece of its own."""
+    n = len(text)
+    while i < n:
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j, opaque = (n if j < 0 else j), True
+        elif text[i] in "\"'/":
+            j, opaque = literal_end(text, i), True
+        else:
+            j, opaque = i + 1, False
+        yield i, j, opaque
+        i = j
 
 
 def position(text: str, i: int) -> tuple[int, int]:
