@@ -40,6 +40,7 @@ class TokenTrie:
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_slice_masks", None)  # a cache (CompiledGrammar._lexeme_walk), rebuilt on use
+        state.pop("_unique_item_classes", None)  # a cache (unique_items.token_classes), likewise
         return state
 
     def token_bytes(self, token_id: int) -> bytes | None:

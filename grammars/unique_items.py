@@ -87,10 +87,6 @@ class UniqueItems:
         self.opened = np.zeros(len(shifts), dtype=bool)  # the LR states reached by shifting it
         self.opened[shifts[shifts >= 0]] = True
         self.initial = Track((), False, False)
-        self._candidates = None  # see candidates()
-
-    def __getstate__(self):
-        return {**self.__dict__, "_candidates": None}  # derived from the vocabulary again
 
     @classmethod
     def of(cls, compiled: "CompiledGrammar") -> "UniqueItems | None":
@@ -171,7 +167,7 @@ class UniqueItems:
         unique = [f for f in track.frames if f[0]]
         if not unique:
             return
-        struct, scalar, quote, comma, opener, by_text = self.candidates()
+        struct, scalar, quote, comma, opener, by_text = token_classes(self.compiled.trie)
         top = track.frames[-1]
         if not any(f[1] for f in unique):
             pool = comma  # nothing to repeat yet but within the token itself
@@ -218,26 +214,28 @@ class UniqueItems:
                 todo.append((self.compiled.step(st, data), after))
         return True
 
-    def candidates(self) -> tuple:
-        """bool arrays over the token ids: tokens with a byte that can finish a string, a container
-        or a number, with the last letter of a literal, with a quote, with a comma, that are a quote
-        and string contents only; and the token ids by their bytes."""
-        if self._candidates is None:
-            cg = self.compiled
-            struct, scalar, quote, comma, opener = (np.zeros(cg.vocab_size, dtype=bool) for _ in range(5))
-            by_text: dict[bytes, list[int]] = {}
-            for tok in range(cg.vocab_size):
-                data = cg.token_bytes(tok) or b""
-                chars = set(data)
-                struct[tok] = not _STRUCT.isdisjoint(chars)
-                scalar[tok] = not _SCALAR.isdisjoint(chars)
-                quote[tok] = 0x22 in chars
-                comma[tok] = 0x2C in chars
-                opener[tok] = data[:1] == b'"' and b'"' not in data[1:] and b"\\" not in data[1:]
-                if data:
-                    by_text.setdefault(data, []).append(tok)
-            self._candidates = (struct, scalar, quote, comma, opener, by_text)
-        return self._candidates
+def token_classes(trie) -> tuple:
+    """bool arrays over the token ids of ``trie``'s vocabulary: tokens with a byte that can finish a
+    string, a container or a number, with the last letter of a literal, with a quote, with a
+    comma, that are a quote and string contents only; and the token ids by their bytes. Made once
+    per vocabulary and kept on its shared token trie (every grammar of that vocabulary reads it)."""
+    classes = trie.__dict__.get("_unique_item_classes")
+    if classes is None:
+        n = len(trie.token_allowed)
+        struct, scalar, quote, comma, opener = (np.zeros(n, dtype=bool) for _ in range(5))
+        by_text: dict[bytes, list[int]] = {}
+        for tok in range(n):
+            data = trie.token_bytes(tok) or b""
+            chars = set(data)
+            struct[tok] = not _STRUCT.isdisjoint(chars)
+            scalar[tok] = not _SCALAR.isdisjoint(chars)
+            quote[tok] = 0x22 in chars
+            comma[tok] = 0x2C in chars
+            opener[tok] = data[:1] == b'"' and b'"' not in data[1:] and b"\\" not in data[1:]
+            if data:
+                by_text.setdefault(data, []).append(tok)
+        classes = trie.__dict__["_unique_item_classes"] = (struct, scalar, quote, comma, opener, by_text)
+    return classes
 
 
 _PLAIN = (False, None, None, None)  # a frame that is not a unique array
