@@ -25,6 +25,7 @@ import re
 
 from ..errors import UnsupportedRegexError
 from ..regex import regex_byte_dfa
+from ..regex.charsets import normalize, subtract
 
 try:  # Python >= 3.11
     import re._constants as _sre_c
@@ -76,14 +77,8 @@ def _complement(ranges):
     return out
 
 
-def _normalize(ranges):
-    out = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
+def _normalize(ranges) -> list:
+    return list(normalize(ranges))  # a list: callers extend it
 
 
 _ESC_ALL = r'\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f])'
@@ -93,10 +88,10 @@ def _charset_regex(ranges) -> str:
     """Regex for one JSON-encoded character whose code point is in ``ranges``."""
     ranges = _normalize(ranges)
     special = [c for c in _SPECIAL if any(lo <= c <= hi for lo, hi in ranges)]
-    plain = _normalize(_subtract(ranges, [(c, c) for c in _SPECIAL]))
+    plain = list(subtract(ranges, _normalize([(c, c) for c in _SPECIAL])))
     alts = []
     if plain:
-        missing = _subtract(_complement(plain), [(0, 0x1F), (34, 34), (92, 92), (0xD800, 0xDFFF)])
+        missing = list(subtract(_complement(plain), ((0, 0x1F), (34, 34), (92, 92), (0xD800, 0xDFFF))))
         if len(missing) < len(plain):
             alts.append(_ranges_class(_normalize(missing + [(0, 0x1F), (34, 34), (92, 92)]), negate=True))
         else:
@@ -108,22 +103,6 @@ def _charset_regex(ranges) -> str:
     if not alts:
         raise PatternError("a character class that matches nothing")
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-
-def _subtract(a, b):
-    out = []
-    b = _normalize(b)
-    for lo, hi in a:
-        cur = lo
-        for blo, bhi in b:
-            if bhi < cur or blo > hi:
-                continue
-            if blo > cur:
-                out.append((cur, blo - 1))
-            cur = max(cur, bhi + 1)
-        if cur <= hi:
-            out.append((cur, hi))
-    return out
 
 
 class PatternError(ValueError):
@@ -394,7 +373,7 @@ def _ends(items: list, ranges: list, first: bool = False) -> list[list]:
     for i in order:
         op, av = items[i]
         if op in _CHAR_OPS:
-            both = _normalize(_subtract(_char_ranges(op, av), _complement(ranges)))
+            both = list(subtract(_normalize(_char_ranges(op, av)), _complement(ranges)))
             alts = [[(C.IN, [(C.RANGE, r) for r in both])]] if both else []
         elif op is C.SUBPATTERN and not av[1] and not av[2]:
             alts = _ends(list(av[3]), ranges, first)
