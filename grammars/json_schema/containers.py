@@ -82,8 +82,8 @@ class Containers:
                 continue
             for key_checks in self.key_class_checks(checks, patterns, hit):
                 key = self.render(self.guarded(key_checks, f'"{body}":', ":"))
-                if any(pchecks for pchecks, _, _ in patterns) and self.matches_nothing(key):
-                    continue  # e.g. a key both starting with "a" and with "-"
+                if patterns and self.matches_nothing(key):
+                    continue  # e.g. a key both starting with "a" and with "-", or both "^a$" and "^b$"
                 extras.append(f"{self.term(key, _ptr(path, 'propertyNames'))} {vsym}")
         extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
         if hi is not None and len([m for m in members if m[2]]) > hi:
