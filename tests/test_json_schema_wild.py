@@ -130,6 +130,18 @@ def test_long_plain_strings_count_chunks_instead_of_unrolling(tok):
     assert e.value.path == "#/properties/s/maxLength"
 
 
+def test_a_pattern_every_string_meets_has_no_effect(tok):
+    # CloudFormation AWS::Logs::Transformer: an unanchored "[\\w#+=/:,.@-]*" (a match, empty, in
+    # every string) beside maxLength 2048 was refused as a token too large to build
+    schema = {"type": "string", "minLength": 1, "maxLength": 2048, "pattern": "[\\w#+=/:,.@-]*"}
+    assert json_schema_to_lark(schema) == json_schema_to_lark({"type": "string", "minLength": 1, "maxLength": 2048})
+    check(tok, schema, ["a", " !?", "é" * 2048, "x" * 1500 + "\n"], ["", "y" * 2049, 3])
+    # anchored, or ECMA's "." (no line terminators): not every string, so the pattern stays
+    for pattern, fails in [("^[a-z]*$", "A"), ("^.*$", "a\nb"), ("a|^$", "b")]:
+        check(tok, {"type": "string", "pattern": pattern}, [""], [fails])
+    check(tok, {"type": "string", "allOf": [{"pattern": "q?"}, {"pattern": "^a"}]}, ["a", "ab"], ["b", ""])
+
+
 def test_large_max_items_counted_by_blocks(tok):
     # CloudFormation/SchemaStore: maxItems 500..10000 (was refused above 256)
     schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {

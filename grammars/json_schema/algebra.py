@@ -13,6 +13,7 @@ from .errors import SchemaTooComplexError, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _json_equal, _ptr, _type_of
 from .keywords import (ANNOTATIONS, INTERNAL, MAX_WORK, TIMEOUT_S, TYPES, _UNEVALUATED, _alts, _both, _may_overlap,
                        _scope_unevaluated, _types)
+from .patterns import matches_every_string
 
 
 class SchemaAlgebra:
@@ -134,6 +135,12 @@ class SchemaAlgebra:
             schema.pop("maxContains", None)
         if schema.get("uniqueItems") is False:
             del schema["uniqueItems"]
+        if "pattern" in schema and matches_every_string(schema["pattern"]):
+            del schema["pattern"]  # e.g. an unanchored "[a-z]*": every string has a match
+        if "$alsoPattern" in schema:
+            schema["$alsoPattern"] = [p for p in schema["$alsoPattern"] if not matches_every_string(p)]
+            if not schema["$alsoPattern"]:
+                del schema["$alsoPattern"]
         extra = []
         if "not" in schema:
             extra.append(self.negate(schema.pop("not"), _ptr(path, "not"), depth))

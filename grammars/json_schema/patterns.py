@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -187,6 +188,23 @@ def pattern_regex(pattern: str) -> str:
     if checks:
         raise PatternError("a lookahead here (only a string's own pattern takes leading lookaheads)")
     return body
+
+
+@functools.lru_cache(maxsize=1024)
+def matches_every_string(pattern: str) -> bool:
+    """Whether ``pattern`` finds a match in every string (``[a-z]*`` unanchored, ``^.*``), so the
+    keyword has no effect: no string's contents lie outside its content regex.
+
+        >>> matches_every_string("[a-z]*"), matches_every_string("^[a-z]*$"), matches_every_string("a?$")
+        (True, False, True)
+    """
+    try:
+        if re.search(pattern, "") is None:
+            return False  # a pattern that every string meets finds a match in "" too
+        body = pattern_regex(pattern)
+        return not regex_byte_dfa(f"(?!(?:{body})$)(?:{CH})*").accepting.any()
+    except (PatternError, UnsupportedRegexError, re.error):
+        return False
 
 
 _MAX_ALTS = 32  # alternatives when distributing groups and branches that hold anchors or lookaheads
