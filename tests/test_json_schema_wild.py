@@ -248,3 +248,24 @@ def test_pattern_properties_with_leading_lookaheads(tok):
           [{"x": "s"}, {"aws:x": "s"}, {"": 3}, {"ab": "xy"}, {"aws:": 5}, {"aws:z": 3}, {"a-b": "s"}, {"\n": 1}],
           [{"x": 1}, {"aws:x": "long"}, {"": "s"}, {"ab": "xyz"}, {"aws:z": "s"}, {"a-b": ""}, {"\n": "s"},
            {"-ab": "s", "b": 1}])
+
+
+def test_many_pattern_properties_count_only_the_key_classes_that_exist(tok):
+    # schemastore/appsettings: 8 patternProperties, pairwise disjoint, were refused as "more than 6"
+    # (2**8 key classes); only 9 classes have keys, and one more where two patterns overlap
+    pp = {"^WebOptimizer$": {"type": "object"}, "^webOptimizer$": {"type": "object"},
+          "^(cdn|Cdn)$": {"type": "string"}, "^(pwa|PWA|Pwa)$": {"type": "boolean"},
+          "^(nlog|Nlog|NLog)$": {"type": "array"}, "^(Umbraco|umbraco)$": {"type": "null"},
+          "^e": {"type": "integer"}, "o$": {"maximum": 3}, "^eo$|^Pwa$": {"minimum": 1}}
+    schema = {"type": "object", "patternProperties": pp, "additionalProperties": {"type": "string"}}
+    check(tok, schema,
+          [{"WebOptimizer": {}, "cdn": "x", "Pwa": True, "NLog": [], "umbraco": None}, {"e": 4}, {"eo": 2},
+           {"bo": 3, "bx": "s", "Cdn": "y"}, {"webOptimizer": {"a": 1}, "o": "s"}],
+          [{"WebOptimizer": 1}, {"cdn": 2}, {"pwa": 1}, {"e": "s"}, {"eo": 4}, {"eo": 0}, {"bo": 4},
+           {"bx": 1}, {"umbraco": 0}])
+    # n unanchored patterns that keys can match in every combination: refused with the path
+    many = {"type": "object", "properties": {"o": {"type": "object", "patternProperties":
+            {f"k{i}": {"type": "integer"} for i in range(7)}}}}
+    with pytest.raises(UnsupportedSchemaError, match="more than 64 sets") as e:
+        json_schema_to_lark(many)
+    assert e.value.path == "#/properties/o/patternProperties"

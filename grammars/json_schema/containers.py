@@ -4,7 +4,6 @@ additional keys by matched patterns) or items (prefix, counted ``contains``), wr
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 
@@ -15,7 +14,7 @@ from ..regex import regex_byte_dfa
 from .errors import UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _finite, _json_equal, _ptr
 from ..unique_items import UNIQUE_OPEN
-from .keywords import ANNOTATIONS, MAX_PATTERNS, MAX_REPEAT, MAX_UNIQUE_WORK, _quote_safe
+from .keywords import ANNOTATIONS, MAX_KEY_CLASSES, MAX_REPEAT, MAX_UNIQUE_WORK, _quote_safe
 
 MAX_BLOCKS = 128  # repeat_rule: about this many blocks of this many items at most (lark's analysis time)
 from .patterns import CH, enc_str
@@ -69,7 +68,7 @@ class Containers:
         if props:
             checks = checks + [(True, "|".join(enc_str(n) for n in props))]
         extras = []
-        for hit in itertools.product((False, True), repeat=len(patterns)) if body is not None else ():
+        for hit in self.key_classes(checks, patterns, body, path) if body is not None else ():
             subs = [sub for (_, _, sub), h in zip(patterns, hit) if h]
             target = addl if not subs else (subs[0] if len(subs) == 1 else {"allOf": subs})
             if target is False:
@@ -219,13 +218,32 @@ class Containers:
             options = [o + w for o in options for w in ways]
         return options
 
+    def key_classes(self, checks: list, patterns: list, body: str, path: str) -> list[tuple[bool, ...]]:
+        """Which ``patterns`` a key matches, for every combination some key (meeting ``checks`` and
+        ``body``) can have: a walk over the patterns that drops a combination as soon as no key
+        matches all the patterns it marks (n disjoint patterns: n + 1 classes, not 2**n)."""
+        done, todo = [], [()]
+        while todo:
+            hit = todo.pop()
+            if len(hit) == len(patterns):
+                done.append(hit)
+                continue
+            todo.append(hit + (False,))
+            met = hit + (True,)
+            keys = [self.render(self.guarded(c, f'"{body}":', ":"))
+                    for c in self.key_class_checks(checks, patterns[:len(met)], met)]
+            if not all(self.matches_nothing(k) for k in keys):
+                todo.append(met)
+            if len(done) + len(todo) > MAX_KEY_CLASSES:
+                raise UnsupportedSchemaError(f"more than {MAX_KEY_CLASSES} sets of patternProperties that keys "
+                                             "match together (each is one key class)", "patternProperties",
+                                             _ptr(path, "patternProperties"))
+        return sorted(done)
+
     def pattern_properties(self, schema, path) -> list:
         """``patternProperties`` as [(checks, regex over key contents, schema)] (checks: the
         pattern's leading lookaheads, ``(negated, regex)``, see :func:`pattern_parts`)."""
         pp = schema.get("patternProperties", {})
-        if len(pp) > MAX_PATTERNS:
-            raise UnsupportedSchemaError(f"more than {MAX_PATTERNS} patternProperties (each set of matched patterns "
-                                         "is one key class)", "patternProperties", _ptr(path, "patternProperties"))
         return [(*self.pattern_parts(k, _ptr(path, "patternProperties", k)), v) for k, v in pp.items()]
 
     def array(self, schema, path) -> str:

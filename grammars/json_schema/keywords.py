@@ -15,7 +15,7 @@ from .patterns import CH
 MAX_WS = 20
 MAX_REPEAT = 256  # bound on expanded minItems/maxItems/minLength/maxLength
 MAX_UNIQUE_WORK = 6000  # moves of a uniqueItems automaton (n values: n moves from each set of up to maxItems)
-MAX_PATTERNS = 6  # patternProperties per object (2**n key classes)
+MAX_KEY_CLASSES = 64  # sets of patternProperties that some key matches together, per object
 MAX_WORK = 100_000  # bound on schema merges, rules and branches made while translating one schema
 TIMEOUT_S = 10.0  # bound on the translation's wall time
 
