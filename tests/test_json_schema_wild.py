@@ -269,3 +269,18 @@ def test_many_pattern_properties_count_only_the_key_classes_that_exist(tok):
     with pytest.raises(UnsupportedSchemaError, match="more than 64 sets") as e:
         json_schema_to_lark(many)
     assert e.value.path == "#/properties/o/patternProperties"
+
+
+def test_property_names_through_not_keep_the_string_branch(tok):
+    # schemastore/lintstagedrc: propertyNames {"not": {"enum": [...]}} became anyOf branches per
+    # JSON type and was refused ("anyOf in propertyNames"); keys meet only the string branch
+    schema = {"type": "object", "propertyNames": {"not": {"enum": ["ignore", "relative"]}},
+              "additionalProperties": {"type": "string"}}
+    check(tok, schema, [{}, {"src/*.js": "eslint"}, {"ignores": "x", "": "y"}],
+          [{"ignore": "x"}, {"a": "x", "relative": "y"}, {"a": 1}])
+    check(tok, {"type": "object", "propertyNames": {"anyOf": [{"type": "null"}, {"maxLength": 2}]}},
+          [{"ab": 1}, {}], [{"abc": 1}])
+    check(tok, {"type": "object", "propertyNames": {"anyOf": [{"type": "integer"}]}}, [{}], [{"a": 1}])
+    with pytest.raises(UnsupportedSchemaError, match="several branches") as e:
+        json_schema_to_lark({"type": "object", "propertyNames": {"anyOf": [{"pattern": "^a"}, {"maxLength": 2}]}})
+    assert e.value.path == "#/propertyNames"

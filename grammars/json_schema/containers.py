@@ -189,6 +189,10 @@ class Containers:
         except _Never:
             return None
         flat = {k: v for k, v in flat.items() if k not in ANNOTATIONS}
+        if "anyOf" in flat:  # e.g. from `not`: branches per JSON type, of which keys meet the string ones
+            flat = self.string_branch(flat, _ptr(path, "propertyNames"))
+            if flat is None:
+                return None
         t = flat.pop("type", "string")
         if "string" not in ([t] if isinstance(t, str) else t):
             return None
@@ -202,6 +206,25 @@ class Containers:
             raise UnsupportedSchemaError(f"`{k}` in propertyNames is not supported", "propertyNames",
                                          _ptr(path, "propertyNames", k))
         return self.string_parts(flat, _ptr(path, "propertyNames"))
+
+    def string_branch(self, flat: dict, path: str) -> dict | None:
+        """The one branch of ``flat``'s ``anyOf`` (merged with the rest of ``flat``) that strings can
+        meet, for a schema only strings are checked against (``propertyNames``); None if none can;
+        refused when several can."""
+        rest = {k: v for k, v in flat.items() if k != "anyOf"}
+        strings = []
+        for i, sub in enumerate(flat["anyOf"]):
+            try:
+                branch = self.merge(rest, self.flatten(sub, _ptr(path, "anyOf", i)), _ptr(path, "anyOf", i))
+            except _Never:
+                continue
+            t = branch.get("type", "string")
+            if "string" in ([t] if isinstance(t, str) else t):
+                strings.append({**branch, "type": "string"})
+        if len(strings) > 1 or any(k in s for s in strings for k in ("anyOf", "oneOf")):
+            raise UnsupportedSchemaError("`anyOf` in propertyNames with several branches that strings meet is "
+                                         "not supported", "propertyNames", path)
+        return strings[0] if strings else None
 
     @staticmethod
     def key_class_checks(checks: list, patterns: list, hit: tuple) -> list[list]:
