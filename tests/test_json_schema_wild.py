@@ -284,3 +284,18 @@ def test_property_names_through_not_keep_the_string_branch(tok):
     with pytest.raises(UnsupportedSchemaError, match="several branches") as e:
         json_schema_to_lark({"type": "object", "propertyNames": {"anyOf": [{"pattern": "^a"}, {"maxLength": 2}]}})
     assert e.value.path == "#/propertyNames"
+
+
+def test_a_dynamic_anchor_defined_once_is_a_plain_anchor(tok):
+    # OpenAPI 3.1's schema: {"$dynamicRef": "#meta"} to the one {"$dynamicAnchor": "meta"}; the
+    # reference became a $ref, and the anchor left behind was refused as an unsupported keyword
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://x.test/oas",
+              "type": "object", "properties": {"schema": {"$dynamicRef": "#meta"}, "n": {"type": "integer"}},
+              "$defs": {"schema": {"$dynamicAnchor": "meta", "type": ["object", "boolean"]}}}
+    check(tok, schema, [{"schema": {"a": 1}}, {"schema": True, "n": 2}, {}], [{"schema": 1}, {"schema": "s"}])
+    # two resources define the anchor: which one a $dynamicRef reaches depends on the dynamic scope
+    two = {"$id": "https://x.test/root", "$dynamicAnchor": "meta", "type": "object",
+           "properties": {"a": {"$dynamicRef": "#meta"}},
+           "$defs": {"inner": {"$id": "inner", "$dynamicAnchor": "meta", "type": "integer"}}}
+    with pytest.raises(UnsupportedSchemaError, match="dynamic"):
+        json_schema_to_lark(two)

@@ -55,9 +55,10 @@ def referenced_resources(root, resources: dict | None) -> dict:
 def localize_refs(root, resources: dict | None = None):
     """A copy of ``root`` whose ``$ref`` values that point into the document itself (through
     ``$id`` base URIs, ``$anchor`` names or relative URIs) are rewritten as ``#/...`` JSON pointers
-    from the root, and ``$id`` is dropped, so the copy is one resource. A ``$dynamicRef`` becomes a ``$ref`` where that is exact: a JSON pointer, or an
-    anchor name that only one ``$dynamicAnchor`` in the document defines. Others are left as they
-    are (and refused later, naming them). ``resources`` maps URIs to other documents that
+    from the root, and ``$id`` is dropped, so the copy is one resource. A ``$dynamicRef`` becomes a
+    ``$ref`` where that is exact: a JSON pointer, or an anchor name that only one ``$dynamicAnchor``
+    in the document defines (that ``$dynamicAnchor``, then a plain anchor, is dropped). Others are
+    left as they are (and refused later, naming them). ``resources`` maps URIs to other documents that
     references may point into (nothing is ever fetched)."""
     from urllib.parse import quote, urldefrag, urljoin
 
@@ -114,6 +115,8 @@ def localize_refs(root, resources: dict | None = None):
                         out[k] = v
                 elif k in ("enum", "const"):
                     out[k] = v
+                elif k == "$dynamicAnchor" and isinstance(v, str) and len(dynamic.get(v, [])) <= 1:
+                    continue  # the only one of its name: every $dynamicRef to it is a $ref now
                 elif k != "$id":  # every reference is now relative to the root
                     out[k] = rewrite(v, base)
             return out
