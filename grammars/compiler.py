@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -348,6 +348,9 @@ def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) 
         nonterminals = {r.origin.name for r in groups.rules} | {grammar.start}
         tables = dense_tables(*merged, list(lexicon.names), nonterminals)
     _check_no_swallowed_terminals(grammar, lexicon, tables)
+    n = len(lexicon.names)
+    if grammar.lexing == "all" and lexicon.shares_lexemes(tables.action[:, :n] != -1):
+        tables = replace(tables, shared_lexemes=True)
     return CompiledGrammar(
         grammar_text=grammar.text,
         start=grammar.start,

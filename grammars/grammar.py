@@ -29,6 +29,7 @@ from .frontends.lookahead import drop_past_token_lookaheads
 from .frontends.regex_pattern import greedy_pattern
 from .special_tokens import MARK
 
+LEXING_MODES = ("priority", "all")
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]+\|>")
 
 
@@ -81,10 +82,15 @@ class Grammar:
     parser: LarkGrammar = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
     conflicts: tuple[str, ...] = field(compare=False, default=())
     indenter: Indentation | None = None
+    # "priority": where several terminals the parser can take match the same text, the first in
+    # lark's priority order is the one read (lark's contextual lexer); "all": each is a reading
+    # the parser follows (the general path forks), as lark's Earley parser does. JSON Schema
+    # grammars use "all": their terminals carry no priority, and one reading would lose instances.
+    lexing: str = "priority"
 
     @classmethod
     def from_lark(cls, text: str, *, start: str = "start", source: str = "<string>",
-                  indenter: "str | Indentation | Any" = None) -> "Grammar":
+                  indenter: "str | Indentation | Any" = None, lexing: str = "priority") -> "Grammar":
         """Parse Lark grammar ``text``; ``start`` names the start rule. A grammar that is not
         LALR(1) is kept as written (``conflicts`` lists the first LALR(1) conflicts, ``parser.parse``
         is lark's Earley parser) and compiled through the general path.
@@ -98,7 +104,12 @@ class Grammar:
         ``_NEWLINE``, ``_INDENT``, ``_DEDENT``, brackets ``LPAR LSQB LBRACE``, tab = 8 columns),
         an :class:`~grammars.parsing.indentation.Indentation`, or a lark ``Indenter``. Such a
         grammar runs on the general path.
+
+        ``lexing`` (``"priority"`` or ``"all"``) says which terminals a text that several of
+        them match is read as (see the ``lexing`` field).
         """
+        if lexing not in LEXING_MODES:
+            raise GrammarError(f"lexing must be one of {', '.join(map(repr, LEXING_MODES))} (got {lexing!r})")
         indentation = Indentation.named(indenter)
         with paused_gc():
             parser, conflicts = build_lark(text, start, source)
@@ -106,7 +117,7 @@ class Grammar:
         _check_declared_terminals(parser, source, indentation)
         _warn_special_token_text(parser, source)
         return cls(text=text, start=start, source=source, parser=parser, conflicts=conflicts,
-                   indenter=indentation)
+                   indenter=indentation, lexing=lexing)
 
     @classmethod
     def from_llguidance(cls, text: str, *, start: str = "start", source: str = "<string>",
@@ -186,7 +197,8 @@ class Grammar:
         from .json_schema import compile_json_schema
 
         with paused_gc():
-            return compile_json_schema(schema, lambda text: cls.from_lark(text, source="<json schema>"), **options)
+            return compile_json_schema(schema, lambda text: cls.from_lark(text, source="<json schema>", lexing="all"),
+                                       **options)
 
     @classmethod
     def from_pydantic(cls, model: Any, **options: Any) -> "Grammar":
@@ -265,6 +277,7 @@ class Grammar:
     def digest(self) -> str:
         """A hash of the grammar text and start rule (cache key)."""
         extra = f"\x00{self.indenter!r}" if self.indenter else ""
+        extra += f"\x00lexing={self.lexing}" if self.lexing != "priority" else ""
         return hashlib.sha256(f"{self.start}\x00{self.text}{extra}".encode()).hexdigest()[:32]
 
 

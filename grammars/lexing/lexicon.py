@@ -120,8 +120,26 @@ class Lexicon:
         first = self.first_bytes[b]
         return bool(first.any()) and not bool((first & ~self.extends_all[a]).any())
 
+    def shares_lexemes(self, allowed: np.ndarray) -> bool:
+        """Whether some text is matched by two terminals, neither %ignore'd, that one parser state
+        may both take (``allowed``: bool [n_parser_states, n_terminals], a shift or a reduce)."""
+        rows = np.unique(self.accept[(self.accept & self.ignore == 0).all(axis=1)], axis=0)
+        rows = rows[several_bits(rows)]
+        if not len(rows):
+            return False
+        packed = np.packbits(allowed, axis=1, bitorder="little")
+        padded = np.zeros((packed.shape[0], 8 * self.n_words), dtype=np.uint8)
+        padded[:, :packed.shape[1]] = packed
+        states = np.unique(padded.view("<u8").astype(np.uint64), axis=0)
+        return any(several_bits(states & row).any() for row in rows)
+
     def is_ignored(self, terminal: int) -> bool:
         return bool((self.ignore[terminal // 64] >> np.uint64(terminal % 64)) & np.uint64(1))
+
+
+def several_bits(words: np.ndarray) -> np.ndarray:
+    """bool per row of uint64 bitsets: whether the row has two or more bits set."""
+    return ((words & (words - np.uint64(1))) != 0).any(axis=1) | ((words != 0).sum(axis=1) >= 2)
 
 
 def _terminal_dfa(terminal) -> ByteDFA:

@@ -53,11 +53,15 @@ class ParseTables:
     conflicts: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
     symbol_names: tuple[str, ...] = ()
     indentation: Indentation | None = None  # an indenter's names: the general path runs it
+    # terminals that match the same text, in a parser state that can take each, are all followed
+    # (``Grammar.lexing == "all"``): the general path runs it, forking on such a lexeme
+    shared_lexemes: bool = False
 
     @property
     def general(self) -> bool:
-        """Whether the general path must run these tables (conflicts, or an indenter)."""
-        return bool(self.conflicts) or self.indentation is not None
+        """Whether the general path must run these tables (conflicts, an indenter, or lexemes that
+        several terminals the parser may take match, each to be followed)."""
+        return bool(self.conflicts) or self.indentation is not None or self.shared_lexemes
 
     @classmethod
     def from_lark(cls, parser: lark.Lark, terminal_names: list[str], start: str,
