@@ -420,7 +420,7 @@ class SchemaAlgebra:
                 out[k] = min(out[k], v)
             elif k == "pattern":  # both must match: the second as a check (see string_parts)
                 out["$alsoPattern"] = list(out.get("$alsoPattern", [])) + [v]
-            elif k in ("$notIn", "$notMatching", "$matching", "$keysOutside", "$alsoPattern"):
+            elif k in ("$notIn", "$notMatching", "$matching", "$keysOutside", "$alsoPattern", "$someMember"):
                 out[k] = list(out[k]) + [x for x in v if x not in out[k]]
             elif k == "oneOf":  # a second oneOf: as its exact disjoint branches (else merging it recurs)
                 out["allOf"] = out.get("allOf", []) + [self.union(self.alternatives_of("oneOf", {}, v, path))]

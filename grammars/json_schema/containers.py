@@ -14,7 +14,7 @@ from ..regex import regex_byte_dfa
 from .errors import UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _finite, _json_equal, _ptr
 from ..unique_items import UNIQUE_OPEN
-from .keywords import ANNOTATIONS, MAX_KEY_CLASSES, MAX_REPEAT, MAX_UNIQUE_WORK, _quote_safe
+from .keywords import ANNOTATIONS, MAX_KEY_CLASSES, MAX_REPEAT, MAX_UNIQUE_WORK, _both, _quote_safe
 
 MAX_BLOCKS = 128  # repeat_rule: about this many blocks of this many items at most (lark's analysis time)
 from .patterns import CH, enc_str
@@ -33,29 +33,58 @@ class Containers:
         hi = None if schema.get("maxProperties") is None else int(schema["maxProperties"])
         # negated additionalProperties: for each name set, at least one key outside it
         outside = [frozenset(x) for x in dict.fromkeys(tuple(x) for x in schema.get("$keysOutside", []))]
-        full = (1 << len(outside)) - 1
+        # negated additionalProperties/patternProperties: a member of a key class whose value fails
+        some = self.some_member(schema, path)
+        wbit = (1 << len(outside)) if some else 0  # the bit of `met` set once such a member came
+        full = ((1 << len(outside)) - 1) | wbit
         names = self.property_names(schema, props, path)  # (checks, body) on key contents
         patterns = self.pattern_properties(schema, path)  # [(checks, content regex, schema)]
+        pkeys = list(schema.get("patternProperties", {}))
         missing = [r for r in required if r not in props]
         for r in missing:
             props[r] = None  # not declared: the pattern schemas or additionalProperties below
 
+        def name_hits(name: str) -> tuple[bool, ...]:
+            spelled = _canon(name)[1:-1]
+            return tuple(bool(re.fullmatch(r, spelled)) and all(bool(re.fullmatch(c, spelled)) != neg
+                                                                for neg, c in pchecks) for pchecks, r, _ in patterns)
+
+        def in_class(name: str | None, hit: tuple[bool, ...]) -> bool:
+            """Whether a key (declared ``name``, or None for an additional key) matching the
+            patterns ``hit`` marks is one that ``some`` looks for."""
+            if "matching" in some:
+                return hit[pkeys.index(some["matching"])]
+            names_out, pats_out = some["outside"]
+            return name not in names_out and not any(h for h, k in zip(hit, pkeys) if k in pats_out)
+
+        def with_witness(target, name: str | None, hit: tuple[bool, ...], where: str) -> list:
+            """[(value symbol, bits of met it sets)] of a member whose values must meet ``target``."""
+            if not some or not in_class(name, hit):
+                return [(self.value(target, where), 0)]
+            out = []
+            for extra, bits in ((some["other"], 0), (some["witness"], wbit)):
+                try:
+                    out.append((self.value(_both(target, extra), where), bits))
+                except _Never:
+                    pass
+            if not out:
+                raise _Never()
+            return out
+
         def value_schema(name: str):
             """What the value of a key must satisfy: its own schema, the schemas of the patterns
             it matches, additionalProperties if neither."""
-            spelled = _canon(name)[1:-1]
-            hits = [sub for pchecks, r, sub in patterns if re.fullmatch(r, spelled)
-                    and all(bool(re.fullmatch(c, spelled)) != neg for neg, c in pchecks)]
+            hits = [sub for (_, _, sub), h in zip(patterns, name_hits(name)) if h]
             own = props[name]
             if own is None and not hits:
                 return addl
             parts = ([own] if own is not None else []) + hits
             return parts[0] if len(parts) == 1 else {"allOf": parts}
 
-        members = []  # (key terminal, value symbol, required)
+        members = []  # (key terminal, [(value symbol, bits of met)], required, bits of met)
         for name in props:
             try:
-                sym = self.value(value_schema(name), _ptr(path, "properties", name))
+                sym = with_witness(value_schema(name), name, name_hits(name), _ptr(path, "properties", name))
             except _Never:
                 if name in required:
                     raise
@@ -67,7 +96,7 @@ class Containers:
         checks, body = names if names is not None else ([], None)
         if props:
             checks = checks + [(True, "|".join(enc_str(n) for n in props))]
-        extras = []
+        extras = {0: [], wbit: []}  # by the bits of met they set
         for hit in self.key_classes(checks, patterns, body, path) if body is not None else ():
             subs = [sub for (_, _, sub), h in zip(patterns, hit) if h]
             target = addl if not subs else (subs[0] if len(subs) == 1 else {"allOf": subs})
@@ -76,15 +105,18 @@ class Containers:
             if any(not h and not pchecks and self.every_key_matches(r) for (pchecks, r, _), h in zip(patterns, hit)):
                 continue  # no key is outside this pattern (".*"): the class would match nothing
             try:
-                vsym = self.value(target, _ptr(path, "additionalProperties" if not subs else "patternProperties"))
+                vsyms = with_witness(target, None, hit, _ptr(path, "additionalProperties" if not subs
+                                                             else "patternProperties"))
             except _Never:
                 continue
             for key_checks in self.key_class_checks(checks, patterns, hit):
                 key = self.render(self.guarded(key_checks, f'"{body}":', ":"))
                 if patterns and self.matches_nothing(key):
                     continue  # e.g. a key both starting with "a" and with "-", or both "^a$" and "^b$"
-                extras.append(f"{self.term(key, _ptr(path, 'propertyNames'))} {vsym}")
-        extra = None if not extras else (extras[0] if len(extras) == 1 else "(" + " | ".join(extras) + ")")
+                for vsym, bits in vsyms:
+                    extras[bits].append(f"{self.term(key, _ptr(path, 'propertyNames'))} {vsym}")
+        extra = {bits: alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+                 for bits, alts in extras.items() if alts}
         if hi is not None and len([m for m in members if m[2]]) > hi:
             raise _Never()
         n, cap = len(members), max(lo, 1 if hi is None else hi + 1, 1)
@@ -96,16 +128,30 @@ class Containers:
             sep = f"{comma} " if c else ""
             room = hi is None or c < hi
             if i < n:
-                key, sym, req, meets = members[i]
-                moves = [(f"{sep}{key} {sym}", (i + 1, min(c + 1, cap), met | meets))] if room else []
+                key, syms, req, meets = members[i]
+                moves = [(f"{sep}{key} {sym}", (i + 1, min(c + 1, cap), met | meets | bits))
+                         for sym, bits in syms] if room else []
                 if not req:
                     moves.append(("", (i + 1, c, met)))
                 return False, moves
             ok = c >= lo and met == full
-            moves = [(f"{sep}{extra}", (n, min(c + 1, cap), full))] if extra and room else []
+            outside_full = full & ~wbit  # an additional key is outside every name set
+            moves = [(f"{sep}{alts}", (n, min(c + 1, cap), met | outside_full | bits))
+                     for bits, alts in extra.items()] if room else []
             return ok, moves
 
         return self.automaton_rule("obj", (opn, cls), (0, 0, 0), step)
+
+    @staticmethod
+    def some_member(schema: dict, path: str) -> dict | None:
+        """The one ``$someMember`` of an object schema (a member whose key is in a class and whose
+        value meets ``witness``, not ``other``; see :meth:`~Negation.negate_constraint`)."""
+        some = schema.get("$someMember", [])
+        if len(some) > 1:
+            raise UnsupportedSchemaError("negating additionalProperties or patternProperties more than once in one "
+                                         "object (through not, if, oneOf or overlapping anyOf) is not supported",
+                                         "not", path)
+        return some[0] if some else None
 
     def every_key_matches(self, regex: str) -> bool:
         """Whether the content regex ``regex`` matches every JSON string content (``CH*``): a walk

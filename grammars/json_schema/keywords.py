@@ -27,9 +27,10 @@ ANNOTATIONS = {
 
 # keywords the translator writes itself (negations): the non-integral numbers, strings outside a
 # set, strings (not) matching content regexes, objects with at least n additional properties,
-# contains counted from item n on
+# contains counted from item n on, objects with a member whose value fails additionalProperties or
+# patternProperties
 INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$matching", "$keysOutside", "$containsFrom", "$negOnly",
-            "$alsoPattern"}
+            "$alsoPattern", "$someMember"}
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -46,8 +47,9 @@ _GROUPS = {
                ("$matching",), ("$alsoPattern",)],
     "number": [("minimum",), ("maximum",), ("exclusiveMinimum",), ("exclusiveMaximum",), ("multipleOf",),
                ("$nonintegral",)],
-    "object": [("required",), ("properties",), ("additionalProperties", "properties"), ("minProperties",),
-               ("maxProperties",), ("propertyNames",), ("patternProperties",), ("$keysOutside",)],
+    "object": [("required",), ("properties",), ("patternProperties",),
+               ("additionalProperties", "properties", "patternProperties"), ("minProperties",), ("maxProperties",),
+               ("propertyNames",), ("$keysOutside",), ("$someMember",)],
     "array": [("prefixItems", "items"), ("minItems",), ("maxItems",),
               ("contains", "minContains", "maxContains", "$containsFrom"), ("uniqueItems",)],
 }
@@ -199,6 +201,7 @@ def _public(schema):
         extra.append({"not": {"enum": list(schema["$notIn"])}})
     for names in schema.get("$keysOutside", []):
         extra.append({"not": {"propertyNames": {"enum": list(names)}}} if names else {"minProperties": 1})
+    extra += [{"not": _public(some["not"])} for some in schema.get("$someMember", [])]
     if "$containsFrom" in schema:  # not expressible: validate without the contains count
         for k in ("contains", "minContains", "maxContains"):
             out.pop(k, None)

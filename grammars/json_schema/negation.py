@@ -166,14 +166,28 @@ class Negation:
             neg = self.negate(v, _ptr(path, "additionalProperties"), depth)
             if neg is False:
                 return []
-            try:  # "some additional key fails v" is "every additional key fails v" only when none can pass
-                self.flatten(v, _ptr(path, "additionalProperties"), depth + 1)
-                raise UnsupportedSchemaError("negating additionalProperties other than false (some additional "
-                                             "property failing its schema) is not supported", "not", path)
-            except _Never:
-                pass
             names = {name: True for name in group.get("properties", {})}
-            return [{"properties": names, "additionalProperties": neg, "$keysOutside": [list(names)]}]
+            pats = list(group.get("patternProperties", {}))
+            if not pats:
+                try:
+                    self.flatten(v, _ptr(path, "additionalProperties"), depth + 1)
+                except _Never:  # no additional key may pass v: "some additional key fails" is "one exists"
+                    return [{"properties": names, "additionalProperties": neg, "$keysOutside": [list(names)]}]
+            # a key outside the properties and patterns whose value fails v
+            return [{"properties": names, "patternProperties": {p: True for p in pats},
+                     "$someMember": [{"outside": [list(names), pats], "witness": neg, "other": v, "not": group}]}]
+        if k == "patternProperties":  # the first pattern with a member that fails its schema (disjoint)
+            out, seen = [], {}
+            for p, sub in v.items():
+                neg = self.negate(sub, _ptr(path, "patternProperties", p), depth)
+                if neg is not False:
+                    out.append({"patternProperties": {**seen, p: True}, "$someMember": [
+                        {"matching": p, "witness": neg, "other": sub, "not": {"patternProperties": {p: sub}}}]})
+                seen[p] = sub
+            return out
+        if k == "$someMember":
+            raise UnsupportedSchemaError("negating a negated additionalProperties or patternProperties is not "
+                                         "supported", "not", path)
         if k == "propertyNames":  # not (every key is one of N): a key outside N
             names = self.flatten(v, _ptr(path, "propertyNames")) if v is not True else {}
             if not ("enum" in names or "const" in names) or set(names) - {"enum", "const", "type"} \
