@@ -93,7 +93,7 @@ class UniqueItems:
         """The tracker of ``compiled`` (made once per compiled grammar), None when no array of its
         grammar needs one. ``UNIQUE_OPEN`` is the JSON Schema translator's: it refuses a grammar
         where the parser could not tell that terminal's ``[`` from another one's (see
-        :func:`~grammars.json_schema.containers.check_unique_arrays`)."""
+        :func:`~grammars.json_schema.translate.check_unique_arrays`)."""
         cached = compiled.__dict__.get("_unique_items", False)
         if cached is not False:
             return cached

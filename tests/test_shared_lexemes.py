@@ -19,7 +19,7 @@ import pytest
 
 from grammars import (Grammar, GrammarError, GrammarMatcher, Vocabulary, compile_grammar,
                       text_matches)
-from grammars.json_schema import serialize_instance
+from grammars.json_schema import UnsupportedSchemaError, serialize_instance
 
 UNIONS = {
     "array_items": ({"anyOf": [{"type": "array", "items": {"type": "string", "pattern": "^a"}},
@@ -131,3 +131,14 @@ def test_lark_grammars_keep_larks_priority_by_default():
 def test_the_lexing_mode_is_part_of_the_cache_key():
     text = 'start: A "b" | B "c"\nA: "x"\nB: "x"\n'
     assert Grammar.from_lark(text).digest != Grammar.from_lark(text, lexing="all").digest
+
+
+def test_unique_items_beside_a_shared_token_is_refused_when_the_schema_is_compiled():
+    """uniqueItems is tracked beside an LALR(1) parser; a schema whose alternatives share a token
+    runs on the general path, so it is refused naming the unique array, not at the first mask."""
+    schema = {"type": "object", "properties": {
+        "u": {"type": "array", "uniqueItems": True, "items": {"type": "integer"}},
+        "v": UNIONS["array_items"][0]}}
+    with pytest.raises(UnsupportedSchemaError, match="uniqueItems") as e:
+        Grammar.from_json_schema(schema)
+    assert e.value.path == "#/properties/u/uniqueItems"

@@ -479,22 +479,3 @@ class Containers:
             return count >= lo, moves
 
         return self.automaton_rule("uniq", (opn, cls), 0, step)
-
-
-def check_unique_arrays(grammar, opens_bracket: set[str], path: str) -> None:
-    """Refuse a grammar in which the matcher could not tell a unique array (``UNIQUE_OPEN``, see
-    :meth:`Containers.unique_open`) from another value: one that the general parser runs, or
-    where a state of the LALR table may shift both ``UNIQUE_OPEN`` and another terminal among
-    ``opens_bracket`` (those that can start with ``[``). ``path``: where the unique array is."""
-    parser = getattr(grammar, "parser", None)
-    if UNIQUE_OPEN not in {t.name for t in getattr(parser, "terminals", ())}:
-        return
-    if grammar.conflicts or parser.lalr is None:
-        raise UnsupportedSchemaError("uniqueItems over values a grammar cannot keep apart is checked beside an "
-                                     "LALR(1) parser, and this schema's alternatives need the general parser",
-                                     "uniqueItems", _ptr(path, "uniqueItems"))
-    others = opens_bracket - {UNIQUE_OPEN}
-    if any(UNIQUE_OPEN in acts and not others.isdisjoint(acts) for acts in parser.lalr[0].values()):
-        raise UnsupportedSchemaError("a uniqueItems array stands where another array or a listed value starting "
-                                     "with `[` may stand (anyOf/oneOf/type unions): the check beside the grammar "
-                                     "could not tell them apart", "uniqueItems", _ptr(path, "uniqueItems"))

@@ -14,9 +14,12 @@ from typing import Callable, TypeVar
 import time
 import warnings
 
+import numpy as np
+
 from ..lark_literals import lark_regex_literal
+from ..lexing import Lexicon
 from .algebra import SchemaAlgebra
-from .containers import Containers, check_unique_arrays
+from .containers import Containers
 from ..errors import GrammarConflictError, UnsupportedRegexError
 from ..regex import regex_byte_dfa
 from ..unique_items import UNIQUE_OPEN
@@ -389,3 +392,31 @@ def _checked(grammar, term_paths: dict):
             opens_bracket.add(t.name)
     check_unique_arrays(grammar, opens_bracket, term_paths.get(UNIQUE_OPEN, "#"))
     return grammar
+
+
+def check_unique_arrays(grammar, opens_bracket: set[str], path: str) -> None:
+    """Refuse a grammar in which the matcher could not tell a unique array (``UNIQUE_OPEN``, see
+    :meth:`Containers.unique_open`) from another value: one that the general parser runs, or
+    where a state of the LALR table may shift both ``UNIQUE_OPEN`` and another terminal among
+    ``opens_bracket`` (those that can start with ``[``). ``path``: where the unique array is."""
+    parser = getattr(grammar, "parser", None)
+    if UNIQUE_OPEN not in {t.name for t in getattr(parser, "terminals", ())}:
+        return
+    if grammar.conflicts or parser.lalr is None:
+        raise UnsupportedSchemaError("uniqueItems over values a grammar cannot keep apart is checked beside an "
+                                     "LALR(1) parser, and this schema's alternatives need the general parser",
+                                     "uniqueItems", _ptr(path, "uniqueItems"))
+    others = opens_bracket - {UNIQUE_OPEN}
+    if any(UNIQUE_OPEN in acts and not others.isdisjoint(acts) for acts in parser.lalr[0].values()):
+        raise UnsupportedSchemaError("a uniqueItems array stands where another array or a listed value starting "
+                                     "with `[` may stand (anyOf/oneOf/type unions): the check beside the grammar "
+                                     "could not tell them apart", "uniqueItems", _ptr(path, "uniqueItems"))
+    lexicon = Lexicon.from_lark(parser)
+    index = {name: i for i, name in enumerate(lexicon.names)}
+    allowed = np.zeros((len(parser.lalr[0]), len(index)), dtype=bool)
+    for row, acts in enumerate(parser.lalr[0].values()):
+        allowed[row, [index[n] for n in acts if n in index]] = True
+    if lexicon.shares_lexemes(allowed):  # then the general parser runs it (Grammar.lexing == "all")
+        raise UnsupportedSchemaError("uniqueItems is checked beside an LALR(1) parser, and this schema's "
+                                     "alternatives share a token (one text two branches read differently), "
+                                     "which needs the general parser", "uniqueItems", _ptr(path, "uniqueItems"))
