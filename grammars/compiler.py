@@ -348,8 +348,7 @@ def _build(grammar: Grammar, vocab: Vocabulary, key: str, use_disk_cache: bool) 
         nonterminals = {r.origin.name for r in groups.rules} | {grammar.start}
         tables = dense_tables(*merged, list(lexicon.names), nonterminals)
     _check_no_swallowed_terminals(grammar, lexicon, tables)
-    n = len(lexicon.names)
-    if grammar.lexing == "all" and lexicon.shares_lexemes(tables.action[:, :n] != -1):
+    if grammar.lexing == "all" and lexicon.shares_lexemes(tables.action):
         tables = replace(tables, shared_lexemes=True)
     return CompiledGrammar(
         grammar_text=grammar.text,

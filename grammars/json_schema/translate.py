@@ -14,10 +14,9 @@ from typing import Callable, TypeVar
 import time
 import warnings
 
-import numpy as np
-
 from ..lark_literals import lark_regex_literal
 from ..lexing import Lexicon
+from ..parsing.tables import ParseTables
 from .algebra import SchemaAlgebra
 from .containers import Containers
 from ..errors import GrammarConflictError, UnsupportedRegexError
@@ -411,12 +410,8 @@ def check_unique_arrays(grammar, opens_bracket: set[str], path: str) -> None:
         raise UnsupportedSchemaError("a uniqueItems array stands where another array or a listed value starting "
                                      "with `[` may stand (anyOf/oneOf/type unions): the check beside the grammar "
                                      "could not tell them apart", "uniqueItems", _ptr(path, "uniqueItems"))
-    lexicon = Lexicon.from_lark(parser)
-    index = {name: i for i, name in enumerate(lexicon.names)}
-    allowed = np.zeros((len(parser.lalr[0]), len(index)), dtype=bool)
-    for row, acts in enumerate(parser.lalr[0].values()):
-        allowed[row, [index[n] for n in acts if n in index]] = True
-    if lexicon.shares_lexemes(allowed):  # then the general parser runs it (Grammar.lexing == "all")
+    lexicon = Lexicon.from_lark(parser)  # as the compiler decides (Grammar.lexing == "all")
+    if lexicon.shares_lexemes(ParseTables.from_lark(parser, list(lexicon.names), grammar.start).action):
         raise UnsupportedSchemaError("uniqueItems is checked beside an LALR(1) parser, and this schema's "
                                      "alternatives share a token (one text two branches read differently), "
                                      "which needs the general parser", "uniqueItems", _ptr(path, "uniqueItems"))

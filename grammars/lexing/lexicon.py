@@ -120,9 +120,11 @@ class Lexicon:
         first = self.first_bytes[b]
         return bool(first.any()) and not bool((first & ~self.extends_all[a]).any())
 
-    def shares_lexemes(self, allowed: np.ndarray) -> bool:
+    def shares_lexemes(self, action: np.ndarray) -> bool:
         """Whether some text is matched by two terminals, neither %ignore'd, that one parser state
-        may both take (``allowed``: bool [n_parser_states, n_terminals], a shift or a reduce)."""
+        may both take (a shift or a reduce in ``action``, a parse table whose first columns are
+        these terminals, -1 = error: ``ParseTables.action``)."""
+        allowed = action[:, :len(self.names)] != -1
         rows = np.unique(self.accept[(self.accept & self.ignore == 0).all(axis=1)], axis=0)
         rows = rows[several_bits(rows)]
         if not len(rows):

@@ -6,9 +6,10 @@ The tables are lark's LALR(1) analysis with every action of a conflict cell kept
 (greedy, contextual: the terminals a branch's stack can shift), except that with shared lexemes
 (``Grammar.lexing == "all"``) a lexeme that several terminals match is read as each of them.
 Where a cell holds several actions, or a lexeme has several readings, the branch splits; equal
-branches merge, so an ambiguous grammar keeps a few distinct stacks, not one per parse. The mask is the union of the branches' masks: the part inside the current lexeme
-comes from the LALR kernels (``CompiledGrammar.lexeme_mask``), the rest from a walk of the token
-trie below the nodes where a terminal ends.
+branches merge, so an ambiguous grammar keeps a few distinct stacks, not one per parse. The mask
+is the union of the branches' masks: the part inside the current lexeme comes from the LALR
+kernels (``CompiledGrammar.lexeme_mask``), the rest from a walk of the token trie below the nodes
+where a terminal ends.
 
 Bounds: at most ``MAX_BRANCHES`` branches after a step and ``MAX_STACKS`` stacks explored while
 one terminal is reduced; past them :class:`GrammarTooLargeError` says so (a cycle of empty rules,
@@ -106,11 +107,7 @@ class GeneralParser:
         self._acc_classes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._clear()
         self.initial = GeneralState((((pt.start_state,), 0),), b"", None, 0)
-        # with shared lexemes: each set of terminals that all match one lexeme, by its id
-        # (``n_terms`` and up, where a terminal's number would be; see _reading)
-        self.shared = pt.shared_lexemes
-        self._set_ids: dict[int, int] = {}
-        self._sets: list[int] = []
+        self.shared = pt.shared_lexemes  # a lexeme several terminals match: each read (_reading)
 
     def _clear(self) -> None:
         self._feeds: dict[tuple[Stack, int], tuple[Stack, ...]] = {}
@@ -228,30 +225,27 @@ class GeneralParser:
         cache[key] = value
 
     def _end_terminal(self, stack: Stack, t: int) -> tuple[Stack, ...]:
-        """The stacks after the lexeme read as ``t`` (a terminal, or a set's id) ends."""
+        """The stacks after the lexeme read as ``t`` ends: a terminal, or ``n_terms + q`` for
+        every terminal complete in lexer state q that ``stack`` can take (see _reading)."""
         if t >= self.n_terms:
-            return tuple(dict.fromkeys(s for u in _members(self._sets[t - self.n_terms])
-                                       for s in self.feed(stack, u)))
+            done = self.accept(t - self.n_terms) & self.acc(stack)
+            return tuple(dict.fromkeys(s for u in _members(done) for s in self.feed(stack, u)))
         return (stack,) if (self.ignore >> t) & 1 else self.feed(stack, t)
 
-    def _reading(self, done: int) -> int:
-        """What a complete lexeme that the terminals ``done`` (a bitset, not empty) match is read
-        as: the first of them in priority order or, with shared lexemes and several of them (none
-        %ignore'd), the id of the set, each of whose terminals the parser follows."""
+    def _reading(self, q: int, done: int) -> int:
+        """What the complete lexeme in lexer state q, which the terminals ``done`` (not empty:
+        ``accept(q) & acc(stack)``) match, is read as: the first of them in priority order or,
+        with shared lexemes and several of them (none %ignore'd), ``n_terms + q``: each of them."""
         low = done & -done
         if not self.shared or done == low or done & self.ignore:
             return low.bit_length() - 1
-        k = self._set_ids.get(done)
-        if k is None:
-            self._sets.append(done)
-            k = self._set_ids.setdefault(done, self.n_terms + len(self._sets) - 1)
-        return k
+        return self.n_terms + q
 
     # -- the lexer, per branch (the LALR kernels' rules: see grammars.kernels) ----------------------
     def _settle(self, stack: Stack, q: int, acc: int) -> tuple[Branch, ...]:
         done = self.accept(q) & acc
         if done and not self.extend(q) & acc:
-            return tuple((s, 0) for s in self._end_terminal(stack, self._reading(done)))
+            return tuple((s, 0) for s in self._end_terminal(stack, self._reading(q, done)))
         return ((stack, q),)
 
     def step(self, stack: Stack, q: int, byte: int) -> tuple[Branch, ...]:
@@ -269,7 +263,7 @@ class GeneralParser:
         else:
             out = ()
             q2 = self._row(0)[byte]
-            for s2 in self._end_terminal(stack, self._reading(self.accept(q) & acc)):
+            for s2 in self._end_terminal(stack, self._reading(q, self.accept(q) & acc)):
                 acc2 = self.acc(s2)
                 if q2 >= 0 and self.live(q2) & acc2:
                     out += self._settle(self._lexing(s2, 0, q2, byte), q2, acc2)
@@ -281,7 +275,7 @@ class GeneralParser:
             done = self.accept(q) & self.acc(stack)
             if not done:
                 return False
-            return any(self._accepts(s, 0) for s in self._end_terminal(stack, self._reading(done)))
+            return any(self._accepts(s, 0) for s in self._end_terminal(stack, self._reading(q, done)))
         return self._at_end(stack)
 
     def _at_end(self, stack: Stack) -> bool:
@@ -470,10 +464,10 @@ class GeneralParser:
             n = lx.transitions.shape[0]
             hit = (np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int32))
             classify(words, lx.live, lx.accept, lx.extend, lx.ignore, *hit)
-            if self.shared:  # a lexeme several terminals match is read as their set
+            if self.shared:  # a lexeme several terminals match is read as each (_reading)
                 done = lx.accept & words
-                for q in np.flatnonzero(several_bits(done) & (done & lx.ignore == 0).all(axis=1)):
-                    hit[2][q] = self._reading(_bits(done[q]))
+                qs = np.flatnonzero(several_bits(done) & (done & lx.ignore == 0).all(axis=1))
+                hit[2][qs] = self.n_terms + qs
             hit += (words,)
             if len(self._acc_classes) >= MAX_WALKS:
                 self._acc_classes.clear()
