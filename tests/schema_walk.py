@@ -51,3 +51,17 @@ def check(tok, schema, valid, invalid, **options):
             assert not validator.is_valid(inst), inst
             text = serialize_instance(schema, inst, whitespace=whitespace)
         assert not accepts(cg, tokenizer, text), f"invalid instance accepted: {text}"
+
+
+def judged_as_jsonschema(tok, schema, instances) -> dict:
+    """Each instance, serialised as the grammar writes it, is accepted exactly when the 2020-12
+    validator finds it valid; returns how many were valid and invalid ({True: n, False: m})."""
+    cg = compile_schema(tok, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    seen = {True: 0, False: 0}
+    for inst in instances:
+        valid = validator.is_valid(inst)
+        seen[valid] += 1
+        text = serialize_instance(schema, inst)
+        assert accepts(cg, tok[1], text) == valid, (text, valid)
+    return seen

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from .drafts import to_2020_12
 from .errors import SchemaTooComplexError, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _json_equal, _ptr, _type_of
-from .keywords import (ANNOTATIONS, INTERNAL, MAX_WORK, TIMEOUT_S, TYPES, _UNEVALUATED, _alts, _both, _may_overlap,
+from .keywords import (AND_REF, ANNOTATIONS, INTERNAL, MAX_WORK, NOT_REF, TIMEOUT_S, TYPES, _UNEVALUATED, _alts, _both, _may_overlap,
                        _scope_unevaluated, _types)
 from .patterns import matches_every_string
 
@@ -24,6 +24,11 @@ class SchemaAlgebra:
         """The subschema ``ref`` points to, in the document as written, in 2020-12 keywords."""
         if ref in self.resolved:
             return self.resolved[ref]
+        if ref in self.defining:
+            raise UnsupportedSchemaError("a reference made for a negation or a conjunction of recursive references, "
+                                         "used while it is being defined, is not supported", "$ref", path)
+        if ref in self.conjunctions:
+            return self.define_ref(ref, lambda: self.both_refs(*self.conjunctions[ref], path))
         if not ref.startswith("#"):
             raise UnsupportedSchemaError(f"only references into the schema itself are supported, not {ref!r} "
                                          "(remote documents are not fetched)", "$ref", _ptr(path, "$ref"))
@@ -39,6 +44,37 @@ class SchemaAlgebra:
                 raise UnsupportedSchemaError(f"reference {ref!r} does not resolve", "$ref", _ptr(path, "$ref")) from None
         self.resolved[ref] = to_2020_12(node, self.draft)[0] if frag else self.root
         return self.resolved[ref]
+
+    def define_ref(self, ref: str, body) -> object:
+        """Define the made-up recursive reference ``ref`` (a negation or a conjunction of
+        references) as ``body()``, once; while it is being defined, resolving it refuses."""
+        if ref not in self.resolved:
+            self.defining.add(ref)
+            self.recursive_refs.add(ref)  # kept as a reference (a rule), never inlined
+            try:
+                self.resolved[ref] = body()
+            except BaseException:
+                self.recursive_refs.discard(ref)
+                raise
+            finally:
+                self.defining.discard(ref)
+        return self.resolved[ref]
+
+    def conjunction(self, a: str, b: str) -> str:
+        """A reference to ``allOf [a, b]`` of two recursive references: ``#/$and/n``, whose body
+        (made on first use) merges the two targets; the references inside that meet again are the
+        same conjunction, so the merge ends."""
+        pair = tuple(sorted((a, b)))
+        ref = self.conjunction_of.get(pair)
+        if ref is None:
+            ref = self.conjunction_of[pair] = f"{AND_REF}/{len(self.conjunction_of)}"
+            self.conjunctions[ref] = pair
+            self.recursive_refs.add(ref)
+        return ref
+
+    def both_refs(self, a: str, b: str, path: str):
+        sa, sb = (self.flatten(self.resolve_ref(r, path), r) for r in (a, b))
+        return self.merge(sa, sb, path)
 
     def _recursive_refs(self) -> set[str]:
         def refs_in(node, acc):
@@ -434,6 +470,10 @@ class SchemaAlgebra:
                     raise _Never()
                 out.pop(k)
                 out["enum"] = common
+            elif k == "$ref" and (NOT_REF + out[k][1:] == v or NOT_REF + v[1:] == out[k]):
+                raise _Never()  # a recursive reference and its negation
+            elif k == "$ref" and out[k] in self.recursive_refs and v in self.recursive_refs:
+                out[k] = self.conjunction(out[k], v)
             else:
                 raise UnsupportedSchemaError(f"cannot merge two different values in allOf: {out[k]!r} and {v!r}", k, _ptr(path, k))
         if "allOf" in out:  # from anyOf/oneOf merges: distribute

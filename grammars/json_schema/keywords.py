@@ -31,6 +31,8 @@ ANNOTATIONS = {
 # patternProperties
 INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$matching", "$keysOutside", "$containsFrom", "$negOnly",
             "$alsoPattern", "$someMember"}
+NOT_REF = "#/$not"  # "#/$not/x": the negation of the recursive reference "#/x" (see Negation.negated_ref)
+AND_REF = "#/$and"  # "#/$and/n": the conjunction of two recursive references (see Algebra.conjunction)
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -194,6 +196,13 @@ def _public(schema):
         return schema
     out = {k: (v if k in ("enum", "const") else _public(v)) for k, v in schema.items() if k not in INTERNAL}
     extra = []
+    ref = out.get("$ref")
+    if isinstance(ref, str) and ref.startswith((NOT_REF, AND_REF)):
+        if AND_REF[1:] in ref:
+            from .errors import UnsupportedSchemaError
+            raise UnsupportedSchemaError("a conjunction of recursive references beside enum or const is not supported",
+                                         "$ref", "#")
+        extra.append({"not": {"$ref": "#" + out.pop("$ref")[len(NOT_REF):]}})
     if schema.get("$nonintegral"):
         extra.append({"not": {"type": "integer"}})
     extra += [{"pattern": p} for p in schema.get("$alsoPattern", [])]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .errors import UnsupportedSchemaError, _Never
 from .formats import FORMATS
 from .jsonvalues import _json_equal, _ptr, _type_of
-from .keywords import (ANNOTATIONS, TYPES, _EVALUATING, _UNEVALUATED, _constraint_groups, _internal_ok,
+from .keywords import (ANNOTATIONS, NOT_REF, TYPES, _EVALUATING, _UNEVALUATED, _constraint_groups, _internal_ok,
                        _mentions, _public, _types)
 
 
@@ -16,7 +16,31 @@ class Negation:
 
     # -- negation (for not, if/then/else, oneOf, contains) --
     def negate(self, schema, path: str, depth: int = 0):
-        """A schema for the values that ``schema`` rejects, as disjoint ``anyOf`` branches."""
+        """A schema for the values that ``schema`` rejects, as disjoint ``anyOf`` branches (the
+        negation of a negation is the schema it came from: ``not not A`` is not rebuilt)."""
+        back = self.negated_from.get(id(schema))
+        if back is not None and back[0] is schema:
+            return back[1]
+        try:
+            flat = self.flatten(schema, path, depth + 1)
+        except _Never:
+            return {}
+        if "$ref" in flat:  # not (R and rest) = not R, or R and not rest (disjoint)
+            rest = {k: v for k, v in flat.items() if k not in ANNOTATIONS and k != "$ref"}
+            neg_ref = {"$ref": self.negated_ref(flat["$ref"], path, depth)}
+            if not rest:
+                return neg_ref
+            try:
+                also = [self.merge({"$ref": flat["$ref"]}, self.negate(rest, path, depth), path)]
+            except _Never:
+                also = []
+            return self.union([neg_ref] + also)
+        neg = self._negate(schema, path, depth)
+        if isinstance(neg, dict):
+            self.negated_from[id(neg)] = (neg, schema)  # neg kept alive, so its id is not reused
+        return neg
+
+    def _negate(self, schema, path: str, depth: int):
         out = []
         for ty in ("null", "boolean", "object", "array", "string", "number"):
             out += self.negate_within(ty, schema, path, depth)
@@ -28,6 +52,17 @@ class Negation:
                                          "unevaluatedProperties/unevaluatedItems is not supported", "not", path)
         return self.union(out)
 
+    def negated_ref(self, ref: str, path: str, depth: int) -> str:
+        """A reference to the negation of the recursive reference ``ref``: ``#/$not/...``, defined
+        (once) as the negation of its target, in which the references that come back are negated
+        the same way; the negation of a negated reference is the reference itself."""
+        if ref.startswith(NOT_REF):
+            return "#" + ref[len(NOT_REF):]
+        neg = NOT_REF + ref[1:]
+        if neg not in self.defining:
+            self.define_ref(neg, lambda: self.negate(self.resolve_ref(ref, path), ref, depth))
+        return neg
+
     def negate_within(self, ty: str, schema, path: str, depth: int) -> list:
         """Disjoint schemas for the values of JSON type ``ty`` (``number`` includes the integers)
         that ``schema`` rejects."""
@@ -37,8 +72,11 @@ class Negation:
         except _Never:
             return whole
         s = {k: v for k, v in s.items() if k not in ANNOTATIONS}
-        if "$ref" in s:
-            raise UnsupportedSchemaError("negating a recursive reference is not supported", "not", path)
+        if "$ref" in s:  # the values of type ty that the negated reference (see negate) holds
+            try:
+                return [self.merge({"type": ty}, self.negate(s, path, depth), path)]
+            except _Never:
+                return []
         if _UNEVALUATED & set(s) and ("anyOf" in s or "oneOf" in s):
             raise UnsupportedSchemaError("negating unevaluatedProperties/unevaluatedItems beside anyOf/oneOf is "
                                          "not supported", "not", path)
@@ -185,9 +223,8 @@ class Negation:
                         {"matching": p, "witness": neg, "other": sub, "not": {"patternProperties": {p: sub}}}]})
                 seen[p] = sub
             return out
-        if k == "$someMember":
-            raise UnsupportedSchemaError("negating a negated additionalProperties or patternProperties is not "
-                                         "supported", "not", path)
+        if k == "$someMember":  # not (some member fails S): the members meet S, as written before negation
+            return [{"$someMember": v[:i], **some["not"]} for i, some in enumerate(v)]
         if k == "propertyNames":  # not (every key is one of N): a key outside N
             names = self.flatten(v, _ptr(path, "propertyNames")) if v is not True else {}
             if not ("enum" in names or "const" in names) or set(names) - {"enum", "const", "type"} \

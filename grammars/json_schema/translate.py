@@ -46,6 +46,10 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         root, self.ignored = to_2020_12(root, self.draft)
         root = localize_refs(root, {uri: to_2020_12(doc)[0] for uri, doc in resources.items()})
         self.resolved: dict[str, object] = {}
+        self.defining: set[str] = set()  # made-up recursive references being defined (see define_ref)
+        self.conjunctions: dict[str, tuple] = {}  # made-up reference -> the two it conjoins (see conjunction)
+        self.conjunction_of: dict[tuple, str] = {}
+        self.negated_from: dict[int, tuple] = {}  # id(negation) -> (negation, the schema negated)
         if self.ignored and warn_ignored:
             listed = ", ".join(f"{k} ({where})" for k, where in list(self.ignored.items())[:20])
             warnings.warn(IgnoredKeywordsWarning(
