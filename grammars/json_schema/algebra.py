@@ -5,14 +5,15 @@ into disjoint ``anyOf`` branches, the work bound.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from urllib.parse import unquote
 
 from .drafts import to_2020_12
 from .errors import SchemaTooComplexError, UnsupportedSchemaError, _Never
 from .jsonvalues import _canon, _json_equal, _ptr, _type_of
-from .keywords import (AND_REF, ANNOTATIONS, INTERNAL, MAX_WORK, NOT_REF, TIMEOUT_S, TYPES, _UNEVALUATED, _alts, _both, _may_overlap,
-                       _scope_unevaluated, _types)
+from .keywords import (AND_REF, ANNOTATIONS, INTERNAL, MAX_WORK, TIMEOUT_S, TYPES, _UNEVALUATED, _alts, _both, _may_overlap,
+                       _scope_unevaluated, _types, and_ref, is_made_up, not_ref)
 from .patterns import matches_every_string
 
 
@@ -27,8 +28,8 @@ class SchemaAlgebra:
         if ref in self.defining:
             raise UnsupportedSchemaError("a reference made for a negation or a conjunction of recursive references, "
                                          "used while it is being defined, is not supported", "$ref", path)
-        if ref in self.conjunctions:
-            return self.define_ref(ref, lambda: self.both_refs(*self.conjunctions[ref], path))
+        if is_made_up(ref, AND_REF):
+            return self.define_ref(ref, lambda: self.both_refs(*json.loads(ref[len(AND_REF):]), path))
         if not ref.startswith("#"):
             raise UnsupportedSchemaError(f"only references into the schema itself are supported, not {ref!r} "
                                          "(remote documents are not fetched)", "$ref", _ptr(path, "$ref"))
@@ -46,33 +47,24 @@ class SchemaAlgebra:
         return self.resolved[ref]
 
     def define_ref(self, ref: str, body) -> object:
-        """Define the made-up recursive reference ``ref`` (a negation or a conjunction of
+        """Define the made-up reference ``ref`` (a negation or a conjunction of recursive
         references) as ``body()``, once; while it is being defined, resolving it refuses."""
         if ref not in self.resolved:
             self.defining.add(ref)
-            self.recursive_refs.add(ref)  # kept as a reference (a rule), never inlined
             try:
                 self.resolved[ref] = body()
-            except BaseException:
-                self.recursive_refs.discard(ref)
-                raise
             finally:
                 self.defining.discard(ref)
         return self.resolved[ref]
 
-    def conjunction(self, a: str, b: str) -> str:
-        """A reference to ``allOf [a, b]`` of two recursive references: ``#/$and/n``, whose body
-        (made on first use) merges the two targets; the references inside that meet again are the
-        same conjunction, so the merge ends."""
-        pair = tuple(sorted((a, b)))
-        ref = self.conjunction_of.get(pair)
-        if ref is None:
-            ref = self.conjunction_of[pair] = f"{AND_REF}/{len(self.conjunction_of)}"
-            self.conjunctions[ref] = pair
-            self.recursive_refs.add(ref)
-        return ref
+    def is_recursive(self, ref: str) -> bool:
+        """Whether ``ref`` stays a reference (a rule of its own) instead of being inlined: a
+        reference that comes back to itself, or one the translator made up."""
+        return ref in self.recursive_refs or is_made_up(ref)
 
     def both_refs(self, a: str, b: str, path: str):
+        """The body of :func:`and_ref` ``(a, b)``: the two targets merged; the references inside
+        that meet again are the same conjunction, so the merge ends."""
         sa, sb = (self.flatten(self.resolve_ref(r, path), r) for r in (a, b))
         return self.merge(sa, sb, path)
 
@@ -147,7 +139,7 @@ class SchemaAlgebra:
             del schema["$defs"]
         if "definitions" in schema:
             del schema["definitions"]
-        if "$ref" in schema and schema["$ref"] not in self.recursive_refs:
+        if "$ref" in schema and not self.is_recursive(schema["$ref"]):
             ref = schema.pop("$ref")
             target = self.flatten(self.resolve_ref(ref, path), path, depth + 1)
             schema = self.merge(target, schema, path)
@@ -470,10 +462,10 @@ class SchemaAlgebra:
                     raise _Never()
                 out.pop(k)
                 out["enum"] = common
-            elif k == "$ref" and (NOT_REF + out[k][1:] == v or NOT_REF + v[1:] == out[k]):
+            elif k == "$ref" and v == not_ref(out[k]):
                 raise _Never()  # a recursive reference and its negation
-            elif k == "$ref" and out[k] in self.recursive_refs and v in self.recursive_refs:
-                out[k] = self.conjunction(out[k], v)
+            elif k == "$ref" and self.is_recursive(out[k]) and self.is_recursive(v):
+                out[k] = and_ref(out[k], v)
             else:
                 raise UnsupportedSchemaError(f"cannot merge two different values in allOf: {out[k]!r} and {v!r}", k, _ptr(path, k))
         if "allOf" in out:  # from anyOf/oneOf merges: distribute

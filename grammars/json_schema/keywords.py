@@ -7,6 +7,7 @@ groups for negation, scoping of ``unevaluated*``, and the schema-level helpers b
 
 from __future__ import annotations
 
+import json
 import re
 
 from .jsonvalues import _canon
@@ -31,8 +32,10 @@ ANNOTATIONS = {
 # patternProperties
 INTERNAL = {"$nonintegral", "$notIn", "$notMatching", "$matching", "$keysOutside", "$containsFrom", "$negOnly",
             "$alsoPattern", "$someMember"}
-NOT_REF = "#/$not"  # "#/$not/x": the negation of the recursive reference "#/x" (see Negation.negated_ref)
-AND_REF = "#/$and"  # "#/$and/n": the conjunction of two recursive references (see Algebra.conjunction)
+# References the translator makes up (to a negated recursive reference, to the conjunction of two);
+# each names what it stands for, so nothing beside it keeps that (see not_ref, and_ref)
+NOT_REF = "#/$negation"  # + the negated reference without its "#"
+AND_REF = "#/$conjunction"  # + the JSON list of the two references
 _WS_MARK, _BODY_MARK = "\x01", "\x02"  # in guarded token regexes: where whitespace goes, where the body starts
 # formats that JSON Schema 2020-12 defines (FORMATS holds those asserted exactly)
 KNOWN_FORMATS = {"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
@@ -188,6 +191,31 @@ def _internal_ok(schema: dict, v, validator) -> bool:
     return True
 
 
+def not_ref(ref: str) -> str:
+    """The reference to the negation of the recursive reference ``ref`` (``not not R`` is ``R``)."""
+    return "#" + ref[len(NOT_REF):] if is_made_up(ref, NOT_REF) else NOT_REF + ref[1:]
+
+
+def and_ref(a: str, b: str) -> str:
+    """The reference to ``allOf [a, b]`` of two recursive references (the same for ``b, a``)."""
+    return AND_REF + json.dumps(sorted((a, b)))
+
+
+def is_made_up(ref: str, kind: str | None = None) -> bool:
+    """Whether ``ref`` is a reference the translator made up (of ``kind``, NOT_REF or AND_REF)."""
+    return any(ref.startswith(k) and ref[len(k):len(k) + 1] in ("", "/", "[")
+               for k in ((kind,) if kind else (NOT_REF, AND_REF)))
+
+
+def _public_ref(ref: str) -> dict:
+    """A ``$ref`` as JSON Schema can validate it: made-up references as ``not``/``allOf``."""
+    if is_made_up(ref, NOT_REF):
+        return {"not": _public_ref(not_ref(ref))}
+    if is_made_up(ref, AND_REF):
+        return {"allOf": [_public_ref(r) for r in json.loads(ref[len(AND_REF):])]}
+    return {"$ref": ref}
+
+
 def _public(schema):
     """``schema`` with the translator's own keywords written in JSON Schema (for validation)."""
     if isinstance(schema, list):
@@ -196,13 +224,8 @@ def _public(schema):
         return schema
     out = {k: (v if k in ("enum", "const") else _public(v)) for k, v in schema.items() if k not in INTERNAL}
     extra = []
-    ref = out.get("$ref")
-    if isinstance(ref, str) and ref.startswith((NOT_REF, AND_REF)):
-        if AND_REF[1:] in ref:
-            from .errors import UnsupportedSchemaError
-            raise UnsupportedSchemaError("a conjunction of recursive references beside enum or const is not supported",
-                                         "$ref", "#")
-        extra.append({"not": {"$ref": "#" + out.pop("$ref")[len(NOT_REF):]}})
+    if isinstance(out.get("$ref"), str) and is_made_up(out["$ref"]):
+        extra.append(_public_ref(out.pop("$ref")))
     if schema.get("$nonintegral"):
         extra.append({"not": {"type": "integer"}})
     extra += [{"pattern": p} for p in schema.get("$alsoPattern", [])]

@@ -8,7 +8,7 @@ from .errors import UnsupportedSchemaError, _Never
 from .formats import FORMATS
 from .jsonvalues import _json_equal, _ptr, _type_of
 from .keywords import (ANNOTATIONS, NOT_REF, TYPES, _EVALUATING, _UNEVALUATED, _constraint_groups, _internal_ok,
-                       _mentions, _public, _types)
+                       _mentions, _public, _types, is_made_up, not_ref)
 
 
 class Negation:
@@ -53,13 +53,10 @@ class Negation:
         return self.union(out)
 
     def negated_ref(self, ref: str, path: str, depth: int) -> str:
-        """A reference to the negation of the recursive reference ``ref``: ``#/$not/...``, defined
-        (once) as the negation of its target, in which the references that come back are negated
-        the same way; the negation of a negated reference is the reference itself."""
-        if ref.startswith(NOT_REF):
-            return "#" + ref[len(NOT_REF):]
-        neg = NOT_REF + ref[1:]
-        if neg not in self.defining:
+        """:func:`not_ref` ``(ref)`` of a recursive reference, defined (once) as the negation of
+        its target, in which the references that come back are negated the same way."""
+        neg = not_ref(ref)
+        if is_made_up(neg, NOT_REF) and neg not in self.defining:
             self.define_ref(neg, lambda: self.negate(self.resolve_ref(ref, path), ref, depth))
         return neg
 

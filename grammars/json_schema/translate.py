@@ -47,8 +47,6 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
         root = localize_refs(root, {uri: to_2020_12(doc)[0] for uri, doc in resources.items()})
         self.resolved: dict[str, object] = {}
         self.defining: set[str] = set()  # made-up recursive references being defined (see define_ref)
-        self.conjunctions: dict[str, tuple] = {}  # made-up reference -> the two it conjoins (see conjunction)
-        self.conjunction_of: dict[tuple, str] = {}
         self.negated_from: dict[int, tuple] = {}  # id(negation) -> (negation, the schema negated)
         if self.ignored and warn_ignored:
             listed = ", ".join(f"{k} ({where})" for k, where in list(self.ignored.items())[:20])
@@ -114,7 +112,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
             self.unfolding = saved
 
     def _value(self, schema, path: str) -> str:
-        if isinstance(schema, dict) and set(schema) - ANNOTATIONS - {"$defs", "definitions"} == {"$ref"} and schema["$ref"] in self.recursive_refs:
+        if isinstance(schema, dict) and set(schema) - ANNOTATIONS - {"$defs", "definitions"} == {"$ref"} and self.is_recursive(schema["$ref"]):
             ref = schema["$ref"]
             if ref not in self.ref_rules:
                 name = "ref" + re.sub(r"[^a-z0-9_]", "_", ref.split("/")[-1].lower())[:30] + f"_{len(self.ref_rules)}"
@@ -184,7 +182,7 @@ class _Translator(SchemaAlgebra, Negation, Scalars, Containers):
 
     def branches(self, schema, path: str) -> tuple[list[str], list[str]]:
         """(scalar regexes, container rule names) whose union is the language of ``schema``."""
-        if isinstance(schema, dict) and "$ref" in schema and schema["$ref"] in self.recursive_refs:
+        if isinstance(schema, dict) and "$ref" in schema and self.is_recursive(schema["$ref"]):
             rest = {k: v for k, v in schema.items() if k not in ANNOTATIONS and k not in ("$ref", "$defs", "definitions")}
             if not rest:
                 return [], [self.value({"$ref": schema["$ref"]}, path)]
